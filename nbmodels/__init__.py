@@ -1,0 +1,109 @@
+"""nbmodels: find, download, configure, register and run open LLMs from a notebook.
+
+The public API is small and imports nothing heavy: torch, transformers and ipywidgets are
+imported only by the functions that need them.
+
+    >>> import nbmodels
+    >>> df = nbmodels.search("llama", task="text-generation", limit=20)
+    >>> nbmodels.sql("SELECT id, downloads FROM models ORDER BY downloads DESC LIMIT 5")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import NBModelsError
+from .settings import Settings
+from .types import (
+    DownloadProgress,
+    DownloadStatus,
+    ModelConfiguration,
+    ModelMetadata,
+    ModelSource,
+    ModelType,
+    SupportedTask,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; loaded on first attribute access (PEP 562)
+_LAZY = {
+    "Catalog": "nbmodels.catalog",
+    "search": "nbmodels.catalog",
+    "sql": "nbmodels.catalog",
+    "popular": "nbmodels.catalog",
+    "trending": "nbmodels.catalog",
+    "by_author": "nbmodels.catalog",
+    "by_tag": "nbmodels.catalog",
+    "by_task": "nbmodels.catalog",
+    "model_info": "nbmodels.catalog",
+    "refresh": "nbmodels.catalog",
+    "get_source": "nbmodels.sources",
+    "available_sources": "nbmodels.sources",
+    "register_source": "nbmodels.sources",
+    "Source": "nbmodels.sources",
+    "detect_tasks": "nbmodels.tasks",
+    "classify_model_type": "nbmodels.tasks",
+    "browse": "nbmodels.widgets",
+}
+
+__all__ = [
+    "Catalog",
+    "DownloadProgress",
+    "DownloadStatus",
+    "ModelConfiguration",
+    "ModelMetadata",
+    "ModelSource",
+    "ModelType",
+    "NBModelsError",
+    "Settings",
+    "Source",
+    "SupportedTask",
+    "__version__",
+    "available_sources",
+    "browse",
+    "by_author",
+    "by_tag",
+    "by_task",
+    "classify_model_type",
+    "detect_tasks",
+    "get_source",
+    "model_info",
+    "popular",
+    "refresh",
+    "register_source",
+    "search",
+    "sql",
+    "trending",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .catalog import (
+        Catalog,
+        by_author,
+        by_tag,
+        by_task,
+        model_info,
+        popular,
+        refresh,
+        search,
+        sql,
+        trending,
+    )
+    from .sources import Source, available_sources, get_source, register_source
+    from .tasks import classify_model_type, detect_tasks
+    from .widgets import browse
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmodels' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,124 @@
+"""The one error tree of nbmodels.
+
+Every error nbmodels raises on purpose derives from :class:`NBModelsError`. Leaves also
+inherit the builtin they resemble, so ``except KeyError`` or ``except ConnectionError``
+keeps working for code that does not know about nbmodels. Messages say what to do next.
+
+    NBModelsError
+    ├── ConfigurationError (ValueError)        bad settings / options typed by a person
+    ├── InvalidModelIdError (ValueError)       malformed repo id or model name
+    ├── UnknownSourceError (KeyError)          get_source("nope")
+    ├── ModelNotFoundError (KeyError)          model_info() of a model that does not exist
+    ├── SourceUnavailableError (ConnectionError)
+    │   ├── HubUnreachableError                Hugging Face endpoint cannot be reached
+    │   └── OllamaNotRunningError              no Ollama server at OLLAMA_HOST
+    ├── CatalogError
+    │   ├── CorruptCatalogError                the on-disk catalog cannot be read
+    │   └── SQLError (ValueError)              nbmodels.sql() got something that is not a SELECT,
+    │                                          or DuckDB rejected it
+    ├── CustomCatalogError (ValueError)        a custom catalog file cannot be parsed at all
+    ├── DownloadError                          (download module)
+    ├── RegistryError                          (registry module)
+    └── EngineError                            (engine module)
+
+Warnings (not errors) use :class:`NBModelsWarning` and its subclasses, e.g. a source that
+failed during a multi-source search, or rows of a custom catalog that were skipped.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogError",
+    "ConfigurationError",
+    "CorruptCatalogError",
+    "CustomCatalogError",
+    "CustomCatalogWarning",
+    "DownloadError",
+    "EngineError",
+    "HubUnreachableError",
+    "InvalidModelIdError",
+    "ModelNotFoundError",
+    "NBModelsError",
+    "NBModelsWarning",
+    "OllamaNotRunningError",
+    "RegistryError",
+    "SQLError",
+    "SourceUnavailableError",
+    "SourceWarning",
+    "UnknownSourceError",
+]
+
+
+class NBModelsError(Exception):
+    """Base class of every error nbmodels raises on purpose."""
+
+    def __str__(self) -> str:  # KeyError subclasses would otherwise repr() the message
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class ConfigurationError(NBModelsError, ValueError):
+    """A setting or option has a value nbmodels cannot use."""
+
+
+class InvalidModelIdError(NBModelsError, ValueError):
+    """A model id is malformed (e.g. ``"org//name"`` or ``"a b"``)."""
+
+
+class UnknownSourceError(NBModelsError, KeyError):
+    """No source is registered under this name."""
+
+
+class ModelNotFoundError(NBModelsError, KeyError):
+    """The source has no model with this id."""
+
+
+class SourceUnavailableError(NBModelsError, ConnectionError):
+    """A source could not be reached."""
+
+
+class HubUnreachableError(SourceUnavailableError):
+    """The Hugging Face endpoint could not be reached."""
+
+
+class OllamaNotRunningError(SourceUnavailableError):
+    """No Ollama server answers at the configured host."""
+
+
+class CatalogError(NBModelsError):
+    """Problem with the on-disk catalog of discovered models."""
+
+
+class CorruptCatalogError(CatalogError):
+    """The catalog file exists but cannot be read."""
+
+
+class SQLError(CatalogError, ValueError):
+    """A query given to :func:`nbmodels.sql` was rejected."""
+
+
+class CustomCatalogError(NBModelsError, ValueError):
+    """A custom catalog cannot be read at all (not a single usable row)."""
+
+
+class DownloadError(NBModelsError):
+    """A download failed."""
+
+
+class RegistryError(NBModelsError):
+    """The model registry rejected an operation or is damaged."""
+
+
+class EngineError(NBModelsError):
+    """The inference engine could not load or run a model."""
+
+
+class NBModelsWarning(UserWarning):
+    """Base class of nbmodels warnings."""
+
+
+class SourceWarning(NBModelsWarning):
+    """A source failed during a multi-source operation; the others' results came back."""
+
+
+class CustomCatalogWarning(NBModelsWarning):
+    """Some rows of a custom catalog were skipped or repaired."""

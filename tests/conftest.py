@@ -1,0 +1,79 @@
+"""Shared test fixtures.
+
+Every test runs with every home and cache pointed at its own ``tmp_path`` and no token,
+no HF endpoint and an Ollama host where nothing listens, so no test can touch the user's
+files or reach the internet by accident. Servers (the local hub, the local Ollama) are
+real HTTP servers on 127.0.0.1, port 0; their fixtures live in ``fixtures_*.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports huggingface_hub (it reads these once, at import).
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="nbmodels-tests-"))
+os.environ["HF_HOME"] = str(_SESSION_TMP / "hf-home")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens: never the real Hub
+os.environ["NBMODELS_HOME"] = str(_SESSION_TMP / "nbmodels-home")
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "NBMODELS_OFFLINE"):
+    os.environ.pop(_var, None)
+
+from fixtures_hub import *  # noqa: E402,F403
+from fixtures_ollama import *  # noqa: E402,F403
+
+
+def _dead_port() -> int:
+    """A loopback port where nothing listens (connections are refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every home and cache at tmp_path; no token; no reachable default servers."""
+    home = tmp_path / "nbmodels-home"
+    monkeypatch.setenv("NBMODELS_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-models"))
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{_dead_port()}")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    for var in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "NBMODELS_HF_ENDPOINT",
+        "NBMODELS_OFFLINE",
+        "HF_HUB_OFFLINE",
+        "NBMODELS_CATALOGS",
+        "NBMODELS_LOCAL_PATHS",
+        "NBMODELS_OLLAMA_LIBRARY",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    try:  # huggingface_hub reads its cache location once, at import: patch the constants
+        import huggingface_hub.constants as hfc
+
+        monkeypatch.setattr(hfc, "HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+        monkeypatch.setattr(hfc, "HF_HOME", str(tmp_path / "hf-home"))
+    except ImportError:  # pragma: no cover
+        pass
+    return tmp_path
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real Hub and Ollama records nobody here wrote)."""
+    if not (SHARED_DATA / "hub-models.parquet").exists():
+        pytest.fail(f"real records not found at {SHARED_DATA}; the repo must sit beside shared/")
+    return SHARED_DATA
