@@ -1,0 +1,465 @@
+"""Ollama's model store on disk (``$OLLAMA_MODELS``), read and written without a server.
+
+Layout, as Ollama itself writes it::
+
+    $OLLAMA_MODELS/
+        manifests/<host>/<namespace>/<model>/<tag>    OCI-style manifest (JSON)
+        blobs/sha256-<64 hex>                         content-addressed layers
+
+The default host is ``registry.ollama.ai`` and the default namespace ``library``, so
+``llama3:8b`` lives at ``manifests/registry.ollama.ai/library/llama3/8b``. Each manifest
+lists layers with a ``mediaType`` (``application/vnd.ollama.image.model`` for the GGUF
+weights, ``.template``, ``.system``, ``.params``, ``.license``, ``.projector``, ``.adapter``),
+a ``digest`` (``sha256:<hex>``, the blob's name) and a ``size``.
+
+    >>> store = OllamaStore(Settings.from_env().ollama_models)
+    >>> [m.name for m in store.models()]
+    ['llama3:8b', 'nomic-embed-text:latest']
+    >>> store.get("llama3:8b").template
+
+:meth:`OllamaStore.add_manifest` lays out a *real* manifest (e.g. from the library
+snapshot) with small stand-in blobs: sizes in the manifest stay the real ones (GBs), the
+files on disk are a few bytes. Every write goes to a temporary file first and is moved into
+place with :func:`os.replace`, so a reader never sees half a manifest or half a blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidModelIdError, ModelNotFoundError
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_TAG",
+    "MEDIA_TYPE_PREFIX",
+    "OllamaStore",
+    "StoredModel",
+    "blob_name",
+    "format_model_name",
+    "media_type",
+    "parse_model_name",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+MEDIA_TYPE_PREFIX = "application/vnd.ollama.image."
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
+
+# Ollama's own limits (types/model/name.go): parts are letters, digits, "_", "-", "."
+_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}$")
+_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,349}(:[0-9]{1,5})?$")
+_DIGEST = re.compile(r"^sha256[:\-]([0-9a-f]{64})$")
+
+
+def parse_model_name(name: str) -> tuple[str, str, str, str]:
+    """``(host, namespace, model, tag)`` of an Ollama model name.
+
+    Accepts ``"llama3"``, ``"llama3:8b"``, ``"ns/model:tag"`` and ``"host/ns/model:tag"``;
+    the tag defaults to ``"latest"``. Raises InvalidModelIdError on anything else.
+    """
+    if not isinstance(name, str):
+        raise InvalidModelIdError(f"An Ollama model name is a string, got {type(name).__name__}.")
+    text = name.strip()
+    head, _, last = text.rpartition("/")
+    model, sep, tag = last.partition(":")
+    if not sep:
+        tag = DEFAULT_TAG
+    parts = head.split("/") if head else []
+    if len(parts) == 0:
+        host, namespace = DEFAULT_HOST, DEFAULT_NAMESPACE
+    elif len(parts) == 1:
+        host, namespace = DEFAULT_HOST, parts[0]
+    elif len(parts) == 2:
+        host, namespace = parts
+    else:
+        host, namespace = "", ""  # too many parts: rejected below
+    if not (
+        _PART.match(model)
+        and _PART.match(tag)
+        and _PART.match(namespace)
+        and _HOST.match(host)
+        and ".." not in (host + namespace + model + tag)
+    ):
+        raise InvalidModelIdError(
+            f"{name!r} is not an Ollama model name. Use 'model', 'model:tag', "
+            "'namespace/model:tag' or 'host/namespace/model:tag' (letters, digits, '_', '-', '.'), "
+            "e.g. 'llama3:8b'."
+        )
+    return host, namespace, model, tag
+
+
+def format_model_name(host: str, namespace: str, model: str, tag: str) -> str:
+    """The shortest name Ollama shows: default host and ``library`` namespace are dropped."""
+    if host == DEFAULT_HOST:
+        prefix = "" if namespace == DEFAULT_NAMESPACE else f"{namespace}/"
+    else:
+        prefix = f"{host}/{namespace}/"
+    return f"{prefix}{model}:{tag}"
+
+
+def media_type(kind: str) -> str:
+    """``"template"`` -> ``"application/vnd.ollama.image.template"``; full types unchanged."""
+    return kind if "/" in kind else MEDIA_TYPE_PREFIX + kind
+
+
+def blob_name(digest: str) -> str:
+    """``"sha256:<hex>"`` (or ``"sha256-<hex>"``) -> the blob file name ``"sha256-<hex>"``."""
+    match = _DIGEST.match(digest or "")
+    if not match:
+        raise InvalidModelIdError(f"{digest!r} is not a sha256 digest ('sha256:' + 64 hex digits).")
+    return f"sha256-{match.group(1)}"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One model in an Ollama store (one manifest)."""
+
+    name: str  # shortest form, e.g. "llama3:8b"
+    model: str
+    tag: str
+    namespace: str
+    host: str
+    manifest: dict[str, Any] = field(repr=False)
+    digest: str  # sha256 hex of the manifest file, as Ollama's /api/tags reports it
+    size: int  # sum of layer sizes in the manifest (the real download size)
+    modified_at: datetime
+    manifest_path: Path = field(repr=False)
+    blobs_dir: Path = field(repr=False)
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        return [layer for layer in self.manifest.get("layers", []) if isinstance(layer, dict)]
+
+    @property
+    def media_types(self) -> list[str]:
+        return [str(layer.get("mediaType", "")) for layer in self.layers]
+
+    def layer(self, kind: str) -> dict[str, Any] | None:
+        """The first layer of a media type (``"model"`` or the full type), or None."""
+        wanted = media_type(kind)
+        return next((lay for lay in self.layers if lay.get("mediaType") == wanted), None)
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs_dir / blob_name(digest)
+
+    @property
+    def model_blob(self) -> Path | None:
+        """Path of the GGUF weights blob (it may be a stand-in), or None without a model layer."""
+        layer = self.layer("model")
+        return self.blob_path(layer["digest"]) if layer and layer.get("digest") else None
+
+    @property
+    def has_projector(self) -> bool:
+        return self.layer("projector") is not None
+
+    def read_text(self, kind: str) -> str | None:
+        """Text of the first layer of this kind, or None if absent or its blob is missing."""
+        layer = self.layer(kind)
+        if not layer or not layer.get("digest"):
+            return None
+        try:
+            return self.blob_path(layer["digest"]).read_text(encoding="utf-8", errors="replace")
+        except (OSError, InvalidModelIdError):
+            return None
+
+    @property
+    def template(self) -> str | None:
+        return self.read_text("template")
+
+    @property
+    def system(self) -> str | None:
+        return self.read_text("system")
+
+    @property
+    def license(self) -> str | None:
+        return self.read_text("license")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The ``params`` layer as a dict ({} if absent or not JSON)."""
+        return _json_object(self.read_text("params"))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The manifest's config blob as a dict (model_format, model_family, file_type...)."""
+        cfg = self.manifest.get("config")
+        if not isinstance(cfg, dict) or not cfg.get("digest"):
+            return {}
+        try:
+            return _json_object(self.blob_path(cfg["digest"]).read_text(encoding="utf-8"))
+        except (OSError, InvalidModelIdError, UnicodeDecodeError):
+            return {}
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _stand_in(layer: Mapping[str, Any]) -> bytes:
+    """Small, deterministic bytes standing in for a library layer we cannot download."""
+    kind = str(layer.get("mediaType", "")).removeprefix(MEDIA_TYPE_PREFIX)
+    digest = str(layer.get("digest", ""))
+    if kind == "template":
+        return b"{{ if .System }}{{ .System }}\n{{ end }}{{ .Prompt }}"
+    if kind == "params":
+        return b"{}"
+    if kind == CONFIG_MEDIA_TYPE:
+        return json.dumps({"model_format": "gguf", "stand_in": True}).encode()
+    return f"nbmodels stand-in for {kind or 'blob'} {digest}\n".encode()
+
+
+class OllamaStore:
+    """An Ollama models folder (``$OLLAMA_MODELS``): list, read, add, copy, delete models."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+
+    def __repr__(self) -> str:
+        return f"OllamaStore({str(self.root)!r})"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / "blobs"
+
+    def manifest_path(self, name: str) -> Path:
+        host, namespace, model, tag = parse_model_name(name)
+        return self.manifests_dir / host / namespace / model / tag
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs_dir / blob_name(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    # -- reading --------------------------------------------------------------------------
+    def models(self) -> list[StoredModel]:
+        """Every readable manifest, sorted by name. Junk files are skipped (logged at debug)."""
+        found: list[StoredModel] = []
+        if not self.manifests_dir.is_dir():
+            return found
+        for path in sorted(self.manifests_dir.glob("*/*/*/*")):
+            if not path.is_file() or any(p.startswith(".") for p in path.parts[-4:]):
+                continue
+            host, namespace, model, tag = path.parts[-4:]
+            try:
+                parse_model_name(f"{host}/{namespace}/{model}:{tag}")
+                found.append(self._load(path, host, namespace, model, tag))
+            except (OSError, ValueError) as exc:  # InvalidModelIdError is a ValueError
+                log.debug("skipping %s: not an Ollama manifest (%s)", path, exc)
+        return sorted(found, key=lambda m: m.name)
+
+    def get(self, name: str) -> StoredModel:
+        """The model called ``name`` (``"llama3"`` means ``"llama3:latest"``)."""
+        host, namespace, model, tag = parse_model_name(name)
+        path = self.manifests_dir / host / namespace / model / tag
+        if not path.is_file():
+            # Ollama names are case-insensitive; manifests keep the case they were pulled with
+            path = self._find_case_insensitive(host, namespace, model, tag) or path
+        try:
+            return self._load(path, *path.parts[-4:])
+        except FileNotFoundError:
+            raise ModelNotFoundError(
+                f"model '{format_model_name(host, namespace, model, tag)}' not found in "
+                f"{self.root}. Pull it first (`ollama pull {model}:{tag}`), or check the name "
+                "with OllamaStore.models()."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ModelNotFoundError(
+                f"model '{name}' has an unreadable manifest at {path} ({exc}); pull it again."
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.get(str(name))
+        except (ModelNotFoundError, InvalidModelIdError):
+            return False
+        return True
+
+    def _find_case_insensitive(self, *parts: str) -> Path | None:
+        current = self.manifests_dir
+        for part in parts:
+            if not current.is_dir():
+                return None
+            match = next((p for p in current.iterdir() if p.name.lower() == part.lower()), None)
+            if match is None:
+                return None
+            current = match
+        return current
+
+    def _load(self, path: Path, host: str, namespace: str, model: str, tag: str) -> StoredModel:
+        raw = path.read_bytes()
+        manifest = json.loads(raw)
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+            raise ValueError("no 'layers' list")
+        size = sum(
+            int(layer.get("size") or 0) for layer in manifest["layers"] if isinstance(layer, dict)
+        )
+        return StoredModel(
+            name=format_model_name(host, namespace, model, tag),
+            model=model,
+            tag=tag,
+            namespace=namespace,
+            host=host,
+            manifest=manifest,
+            digest=hashlib.sha256(raw).hexdigest(),
+            size=size,
+            modified_at=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
+            manifest_path=path,
+            blobs_dir=self.blobs_dir,
+        )
+
+    # -- writing --------------------------------------------------------------------------
+    def write_blob(self, data: bytes, *, digest: str | None = None) -> str:
+        """Store ``data`` as a blob; returns its digest ``"sha256:<hex>"``.
+
+        With ``digest`` the blob is stored under that name even though its content differs
+        (a stand-in for a layer too large to download here).
+        """
+        digest = digest or "sha256:" + hashlib.sha256(data).hexdigest()
+        path = self.blob_path(digest)
+        if not path.is_file():
+            _atomic_write(path, data)
+        return digest
+
+    def write_manifest(self, name: str, manifest: Mapping[str, Any]) -> StoredModel:
+        """Write ``manifest`` as the model ``name`` (atomically) and return it."""
+        path = self.manifest_path(name)
+        _atomic_write(path, json.dumps(manifest, separators=(",", ":")).encode())
+        return self.get(name)
+
+    def add(
+        self,
+        name: str,
+        layers: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> StoredModel:
+        """Add a model made of ``layers`` (media type or short kind -> bytes).
+
+        ``config`` is written as the manifest's config blob (Ollama keeps ``model_format``,
+        ``model_family``, ``model_families``, ``model_type`` and ``file_type`` there).
+        """
+        pairs = list(layers.items()) if isinstance(layers, Mapping) else list(layers)
+        entries = []
+        for kind, data in pairs:
+            digest = self.write_blob(bytes(data))
+            entries.append({"mediaType": media_type(kind), "digest": digest, "size": len(data)})
+        cfg = dict(config or {})
+        cfg.setdefault("model_format", "gguf")
+        cfg.setdefault("rootfs", {"type": "layers", "diff_ids": [e["digest"] for e in entries]})
+        cfg_bytes = json.dumps(cfg, sort_keys=True).encode()
+        cfg_digest = self.write_blob(cfg_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {
+                "mediaType": CONFIG_MEDIA_TYPE,
+                "digest": cfg_digest,
+                "size": len(cfg_bytes),
+            },
+            "layers": entries,
+        }
+        return self.write_manifest(name, manifest)
+
+    def add_manifest(
+        self,
+        name: str,
+        manifest: Mapping[str, Any],
+        *,
+        blob_bytes: Callable[[Mapping[str, Any]], bytes] | None = None,
+    ) -> StoredModel:
+        """Lay out a real ``manifest`` as ``name``, with stand-in blobs for its layers.
+
+        ``blob_bytes(layer)`` gives the bytes for a layer (and for the config, whose
+        ``mediaType`` is the docker config type); the default writes a few deterministic
+        bytes. Blobs already present are kept. Sizes in the manifest stay the real ones.
+        """
+        if not isinstance(manifest.get("layers"), list):
+            raise InvalidModelIdError(f"manifest for {name!r} has no 'layers' list.")
+        make = blob_bytes or _stand_in
+        layers = list(manifest["layers"])
+        if isinstance(manifest.get("config"), Mapping):
+            layers.append(manifest["config"])
+        for layer in layers:
+            if layer.get("digest") and not self.has_blob(layer["digest"]):
+                self.write_blob(make(layer), digest=layer["digest"])
+        return self.write_manifest(name, manifest)
+
+    def copy(self, src: str, dst: str) -> StoredModel:
+        """Make ``dst`` another name for ``src`` (same manifest, same blobs)."""
+        source = self.get(src)
+        path = self.manifest_path(dst)
+        _atomic_write(path, source.manifest_path.read_bytes())
+        return self.get(dst)
+
+    def delete(self, name: str) -> None:
+        """Remove the model ``name`` and the blobs no other model uses."""
+        model = self.get(name)
+        model.manifest_path.unlink()
+        self._prune_dirs(model.manifest_path.parent)
+        self.prune_blobs()
+
+    def prune_blobs(self) -> list[str]:
+        """Delete blobs no manifest references; returns their file names."""
+        used: set[str] = set()
+        for m in self.models():
+            for layer in [*m.layers, m.manifest.get("config") or {}]:
+                if isinstance(layer, dict) and layer.get("digest"):
+                    try:
+                        used.add(blob_name(layer["digest"]))
+                    except InvalidModelIdError:
+                        continue
+        removed = []
+        if self.blobs_dir.is_dir():
+            for blob in self.blobs_dir.iterdir():
+                if _DIGEST.match(blob.name) and blob.name not in used:
+                    blob.unlink(missing_ok=True)
+                    removed.append(blob.name)
+        return removed
+
+    def _prune_dirs(self, folder: Path) -> None:
+        while folder != self.manifests_dir and folder.is_relative_to(self.manifests_dir):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty
+                return
+            folder = folder.parent
