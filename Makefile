@@ -1,0 +1,59 @@
+# One task runner for the habits: setup, demo, test, lint, format, typecheck, bench.
+# `make demo` and `make test` work on a fresh machine: they create .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.nbmodels-installed
+# torch is pinned where it is installed (a CPU build); pyproject only asks for torch>=2.4.
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup browser-deps demo demo-headless test test-fast test-notebooks lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium drives JupyterLab in the browser tests (never `playwright install`).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null \
+	  || echo "could not install chromium: browser tests will fail (install it with apt)"; }
+
+demo: setup
+	$(BIN)/python -m nbmodels demo
+
+demo-headless: setup
+	$(BIN)/python -m nbmodels demo --headless
+
+test: setup browser-deps
+	$(BIN)/python -m pytest tests -q
+	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -q -m "not slow and not browser"
+
+test-notebooks: setup
+	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check nbmodels tests benchmarks
+	$(BIN)/ruff format --check nbmodels tests benchmarks
+
+format: setup
+	$(BIN)/ruff format nbmodels tests benchmarks
+	$(BIN)/ruff check --fix nbmodels tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts

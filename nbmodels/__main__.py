@@ -1,0 +1,152 @@
+"""Command line: ``python -m nbmodels`` (or ``nbmodels``).
+
+    nbmodels demo [--headless] [--offline] [--notebook PATH]   the main job (see README)
+    nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.hub)
+    nbmodels search [QUERY] [--source S] [--task T] [--limit N] a quick search, printed as a table
+    nbmodels sql "SELECT ..."                                   SQL over the catalog gathered so far
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_NOTEBOOK = "notebooks/01-discover.ipynb"
+
+
+def _find_notebook(path: str) -> Path:
+    candidates = [Path(path)]
+    from .demo import _repo_root
+
+    root = _repo_root()
+    if root is not None and not Path(path).is_absolute():
+        candidates.append(root / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise SystemExit(f"nbmodels demo: notebook {path!r} not found; run from the repository root "
+                     "or pass --notebook PATH.")
+
+
+def run_notebook(path: Path, *, timeout: int = 900) -> int:
+    """Execute a notebook top to bottom in a fresh kernel; 0 on success (headless main job)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        print(f"FAILED: {path.name}\n{exc}", file=sys.stderr)
+        return 1
+    n = sum(1 for c in nb.cells if c.cell_type == "code")
+    print(f"OK: {path.name}: {n} code cells ran without error")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import hub_reachable, start_demo_servers
+    from .settings import Settings
+
+    notebook = _find_notebook(args.notebook)
+    settings = Settings.from_env()
+    env = dict(os.environ)
+    if args.offline or not hub_reachable():
+        demo = start_demo_servers(settings, port=args.port)
+        print(f"nbmodels demo: the real Hub is not used; serving {demo.description}")
+        env.update(NBMODELS_DEMO_HUB=demo.hub_url, HF_ENDPOINT=demo.hub_url,
+                   NBMODELS_HF_ENDPOINT=demo.hub_url, NBMODELS_HOME=str(settings.home / "demo"))
+        if demo.ollama_url:
+            env.update(NBMODELS_DEMO_OLLAMA=demo.ollama_url, OLLAMA_HOST=demo.ollama_url)
+    else:
+        demo = None
+        print("nbmodels demo: the Hugging Face Hub is reachable; notebooks will use it")
+    os.environ.update(env)
+    try:
+        if args.headless:
+            return run_notebook(notebook)
+        cmd = [sys.executable, "-m", "jupyter", "lab", str(notebook), "--ip=127.0.0.1"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        if args.no_browser:
+            cmd.append("--no-browser")
+        print("nbmodels demo: starting JupyterLab (Ctrl-C to stop):", " ".join(cmd[2:]))
+        try:
+            return subprocess.call(cmd, env=env)
+        except KeyboardInterrupt:
+            return 0
+    finally:
+        if demo is not None:
+            demo.close()
+
+
+def cmd_hub(rest: list[str]) -> int:
+    from .hub.__main__ import main as hub_main
+
+    return hub_main(rest) or 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import catalog
+
+    df = catalog.search(args.query, source=args.source, task=args.task, limit=args.limit)
+    cols = [c for c in ("id", "source", "tasks", "parameters", "size_bytes", "downloads") if c in df]
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(df[cols].to_string(index=False) if len(df) else "no models found")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import catalog
+
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(catalog.sql(args.query).to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hub"]:
+        return cmd_hub(argv[1:])
+    parser = argparse.ArgumentParser(prog="nbmodels", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="open the discovery notebook (embedded demo hub if offline)")
+    demo.add_argument("--headless", action="store_true", help="run the notebook top to bottom and exit")
+    demo.add_argument("--offline", action="store_true", help="use the embedded demo hub even if online")
+    demo.add_argument("--notebook", default=DEFAULT_NOTEBOOK)
+    demo.add_argument("--port", type=int, default=0, help="port of the demo hub (default: any free)")
+    demo.add_argument("--no-browser", action="store_true", help="don't open a web browser")
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("hub", help="serve a local Hub (see python -m nbmodels.hub --help)")
+    search = sub.add_parser("search", help="search models and print a table")
+    search.add_argument("query", nargs="?")
+    search.add_argument("--source")
+    search.add_argument("--task")
+    search.add_argument("--limit", type=int, default=20)
+    search.set_defaults(func=cmd_search)
+    sql = sub.add_parser("sql", help="run a SELECT over the catalog")
+    sql.add_argument("query")
+    sql.set_defaults(func=cmd_sql)
+    args = parser.parse_args(argv)
+    from .errors import NBModelsError
+
+    try:
+        return int(args.func(args) or 0)
+    except NBModelsError as exc:
+        print(f"nbmodels: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
