@@ -1,0 +1,821 @@
+"""The catalog: every model nbmodels has heard of, searchable at once and offline.
+
+``search()`` asks the sources (concurrently), keeps what they answer in a DuckDB table
+``models`` saved as Parquet under ``Settings.catalog_dir``, and answers from that table with
+one SQL query. A question already asked is answered from disk without the network, until
+``refresh=True``. ``sql()`` runs any read-only SELECT over ``models``.
+
+    >>> import nbmodels
+    >>> nbmodels.search("llama", task="text-generation", max_params="8B", limit=10)
+    >>> nbmodels.sql("SELECT author, sum(downloads) AS d FROM models GROUP BY 1 ORDER BY d DESC")
+
+:class:`Catalog` is a plain class; the module-level functions use a default instance built
+on first use from :meth:`Settings.from_env` (swap it with :func:`set_default_catalog`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import frame as _frame
+from .errors import (
+    ConfigurationError,
+    CorruptCatalogError,
+    ModelNotFoundError,
+    NBModelsError,
+    SourceWarning,
+    SQLError,
+)
+from .settings import Settings
+from .sources import SORT_KEYS, Source, get_source
+from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
+
+__all__ = [
+    "SORT_KEYS",
+    "Catalog",
+    "by_author",
+    "by_tag",
+    "by_task",
+    "default_catalog",
+    "model_info",
+    "popular",
+    "refresh",
+    "search",
+    "set_default_catalog",
+    "sql",
+    "trending",
+]
+
+MODELS_FILE = "models.parquet"
+QUERIES_FILE = "queries.parquet"
+SCHEMA_VERSION = 1
+
+#: sort key -> (SQL expression, descending by default)
+_SORTS: dict[str, tuple[str, bool]] = {
+    "downloads": ("downloads", True),
+    "likes": ("likes", True),
+    "trending": ("trending_score", True),
+    "created": ("created_at", True),
+    "updated": ("updated_at", True),
+    "parameters": ("parameters", True),
+    "size": ("size_bytes", True),
+    "name": ("lower(name)", False),
+}
+_DEFAULT_SOURCES = ("huggingface", "ollama", "local")
+_MAX_SERVER_LIMIT = 1000
+_READ_ONLY = {"SELECT", "EXPLAIN"}  # DESCRIBE, SUMMARIZE, SHOW and FROM-first parse as SELECT
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One question asked of one source, remembered so it is not asked again."""
+
+    source: str
+    query: str  # canonical JSON of the server-side part (query, author, tags, task, sort)
+    limit: int | None  # how many rows were asked for (None: all)
+    fetched_at: datetime
+    count: int
+
+    def covers(self, limit: int | None) -> bool:
+        return self.limit is None or (limit is not None and limit <= self.limit)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _server_limit(limit: int | None) -> int | None:
+    """How many rows to ask a source for: generous, because filters apply locally too."""
+    if limit is None:
+        return _MAX_SERVER_LIMIT
+    return min(_MAX_SERVER_LIMIT, max(100, 4 * limit))
+
+
+def _atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Catalog:
+    """Models found by the sources, kept in DuckDB and on disk as Parquet.
+
+    ``sources`` are source names (see :func:`nbmodels.available_sources`) or
+    :class:`~nbmodels.sources.Source` objects; by default huggingface, ollama, local, and
+    custom when ``settings.custom_catalogs`` is set. ``path`` is the folder of the Parquet
+    files (default ``settings.catalog_dir``). Nothing is read or built until first use.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        sources: Sequence[str | Source] | None = None,
+        path: Path | str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        if sources is None:
+            sources = list(_DEFAULT_SOURCES)
+            if self.settings.custom_catalogs:
+                sources.append("custom")
+        self._specs: dict[str, str | Source] = {}
+        for spec in sources:
+            name = spec.name if isinstance(spec, Source) else str(spec).strip().lower()
+            self._specs[name] = spec
+        self._sources: dict[str, Source] = {}
+        self._path = Path(path).expanduser() if path is not None else self.settings.catalog_dir
+        self._lock = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._asked: dict[tuple[str, str], _Asked] = {}
+        self.warnings: list[str] = []
+
+    def __repr__(self) -> str:
+        rows = len(self) if self._con is not None else "not loaded"
+        return f"<Catalog {str(self._path)!r} rows={rows} sources={list(self._specs)}>"
+
+    @property
+    def path(self) -> Path:
+        """The folder holding ``models.parquet`` and ``queries.parquet``."""
+        return self._path
+
+    @property
+    def source_names(self) -> list[str]:
+        return list(self._specs)
+
+    # -- storage ----------------------------------------------------------------------------
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                models = self._read_models()
+                asked = self._read_queries()
+                con = duckdb.connect(":memory:")
+                con.register("_incoming", models)
+                con.execute("CREATE TABLE models AS SELECT * FROM _incoming")
+                con.unregister("_incoming")
+                # sql() may run what a person typed: no files, no network, no extensions.
+                # The catalog itself reads and writes Parquet through pyarrow.
+                con.execute("SET enable_external_access = false")
+                con.execute("SET lock_configuration = true")
+                self._con, self._asked = con, asked
+            return self._con
+
+    def _read_parquet(self, path: Path) -> pa.Table | None:
+        if not path.exists():
+            return None
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise CorruptCatalogError(
+                f"The catalog file {path} cannot be read ({exc}). It was left as it is: "
+                f"delete {path} or call Catalog.clear() to start over (clear() keeps a copy "
+                f"beside it)."
+            ) from None
+
+    def _read_models(self) -> pa.Table:
+        path = self._path / MODELS_FILE
+        table = self._read_parquet(path)
+        if table is None:
+            return _frame.SCHEMA.empty_table()
+        meta = table.schema.metadata or {}
+        version = int(meta.get(b"nbmodels_schema", b"1"))
+        if version > SCHEMA_VERSION:
+            raise CorruptCatalogError(
+                f"The catalog {path} was written by a newer nbmodels (schema {version}); "
+                "upgrade nbmodels, or call Catalog.clear() to start over."
+            )
+        # columns the file lacks (an older schema) are added empty; unknown ones are dropped
+        columns = []
+        for field in _frame.SCHEMA:
+            if field.name in table.column_names:
+                try:
+                    columns.append(table.column(field.name).cast(field.type))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise CorruptCatalogError(
+                        f"The catalog file {path} has an unreadable column {field.name!r} "
+                        f"({exc}). Delete {path} or call Catalog.clear() to start over."
+                    ) from None
+            else:
+                columns.append(pa.nulls(table.num_rows, field.type))
+        return pa.Table.from_arrays(columns, schema=_frame.SCHEMA)
+
+    def _read_queries(self) -> dict[tuple[str, str], _Asked]:
+        table = self._read_parquet(self._path / QUERIES_FILE)
+        asked: dict[tuple[str, str], _Asked] = {}
+        if table is None:
+            return asked
+        for row in table.to_pylist():
+            try:
+                item = _Asked(
+                    source=str(row["source"]),
+                    query=str(row["query"]),
+                    limit=None if row["limit"] is None else int(row["limit"]),
+                    fetched_at=row["fetched_at"],
+                    count=int(row["count"] or 0),
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                path = self._path / QUERIES_FILE
+                raise CorruptCatalogError(
+                    f"The catalog file {path} has a bad row ({exc}). "
+                    f"Delete {path} or call Catalog.clear() to start over."
+                ) from None
+            asked[(item.source, item.query)] = item
+        return asked
+
+    def _save(self) -> None:
+        con = self._connection()
+        table = con.sql("SELECT * FROM models").to_arrow_table()
+        table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
+        _atomic_write_parquet(table, self._path / MODELS_FILE)
+        self._save_queries()
+
+    def _save_queries(self) -> None:
+        rows = [
+            {
+                "source": a.source,
+                "query": a.query,
+                "limit": a.limit,
+                "fetched_at": a.fetched_at,
+                "count": a.count,
+            }
+            for a in self._asked.values()
+        ]
+        schema = pa.schema(
+            [
+                ("source", pa.string()),
+                ("query", pa.string()),
+                ("limit", pa.int64()),
+                ("fetched_at", pa.timestamp("us", tz="UTC")),
+                ("count", pa.int64()),
+            ]
+        )
+        _atomic_write_parquet(pa.Table.from_pylist(rows, schema=schema), self._path / QUERIES_FILE)
+
+    def clear(self) -> None:
+        """Forget every model and remembered query, in memory and on disk.
+
+        A catalog file that cannot be read is not deleted but moved aside, to
+        ``<name>.corrupt-<timestamp>``, so nothing is lost silently.
+        """
+        with self._lock:
+            stamp = _now().strftime("%Y%m%dT%H%M%S%fZ")
+            for name in (MODELS_FILE, QUERIES_FILE):
+                path = self._path / name
+                if not path.exists():
+                    continue
+                try:
+                    pq.read_metadata(path)
+                    readable = True
+                except (OSError, pa.ArrowException):
+                    readable = False
+                if readable:
+                    path.unlink()
+                else:
+                    path.replace(path.with_name(f"{name}.corrupt-{stamp}"))
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+            self._asked = {}
+            self.warnings = []
+
+    def __len__(self) -> int:
+        with self._lock:
+            row = self._connection().execute("SELECT count(*) FROM models").fetchone()
+            return int(row[0]) if row else 0
+
+    # -- adding rows ------------------------------------------------------------------------
+    def add(self, models: Iterable[ModelMetadata], *, fetched_at: datetime | None = None) -> int:
+        """Insert or update models (by ``key``); returns how many rows were given."""
+        return self._upsert(_frame.to_arrow(models, fetched_at=fetched_at))
+
+    def add_frame(self, df: pd.DataFrame) -> int:
+        """Bulk insert-or-update from a DataFrame with the catalog's columns.
+
+        Columns it lacks are filled (see :func:`nbmodels.frame.normalize_frame`). This is
+        the fast path for large catalogs (a million rows load in seconds).
+        """
+        return self._upsert(_frame.frame_to_arrow(_frame.normalize_frame(df)))
+
+    def _upsert(self, incoming: pa.Table, *, save: bool = True) -> int:
+        if incoming.num_rows == 0:
+            return 0
+        with self._lock:
+            con = self._connection()
+            con.register("_incoming", incoming)
+            try:
+                # The last row of a key wins; a new row keeps what the old one knew and the
+                # new one does not (a search listing has fewer fields than model_info).
+                merged = ", ".join(_merge_expr(c) for c in _frame.COLUMNS)
+                con.execute("BEGIN")
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _new AS "
+                    "SELECT * FROM (SELECT *, row_number() OVER () AS _n FROM _incoming) "
+                    "QUALIFY _n = max(_n) OVER (PARTITION BY key)"
+                )
+                if con.execute("SELECT count(*) FROM models").fetchone() == (0,):
+                    con.execute(f"INSERT INTO models SELECT {', '.join(_frame.COLUMNS)} FROM _new")
+                else:
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _merged AS SELECT {merged} "
+                        "FROM _new n LEFT JOIN models o ON n.key = o.key"
+                    )
+                    con.execute("DELETE FROM models WHERE key IN (SELECT key FROM _new)")
+                    con.execute("INSERT INTO models SELECT * FROM _merged")
+                    con.execute("DROP TABLE _merged")
+                con.execute("DROP TABLE _new")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("_incoming")
+            if save:
+                self._save()
+            return incoming.num_rows
+
+    # -- the whole catalog and SQL ----------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Every row of the catalog, sorted by key."""
+        return self._query("SELECT * FROM models ORDER BY key")
+
+    def _query(self, query: str, params: Any = None) -> pd.DataFrame:
+        with self._lock:
+            con = self._connection()
+            return _frame.finish_frame(con.execute(query, params).df())
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SQL query (SELECT, WITH ... SELECT, DESCRIBE, SUMMARIZE,
+        EXPLAIN) over the table ``models``; ``params`` fill ``?`` or ``$name`` placeholders.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise SQLError("sql() needs a query, e.g. 'SELECT id, downloads FROM models LIMIT 5'.")
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as exc:
+            raise SQLError(f"{_duckdb_message(exc)}\n{_columns_hint()}") from None
+        kinds = [s.type.name for s in statements]
+        if len(statements) != 1 or kinds[0] not in _READ_ONLY:
+            what = "several statements" if len(statements) > 1 else " ".join(kinds) or "nothing"
+            raise SQLError(
+                f"Only one SELECT query over the table 'models' is allowed (got {what}). "
+                "The catalog changes through search(), add() and clear(), not through sql()."
+            )
+        try:
+            return self._query(query, params)
+        except duckdb.Error as exc:
+            raise SQLError(f"{_duckdb_message(exc)}\n{_columns_hint()}") from None
+
+    # -- sources ----------------------------------------------------------------------------
+    def _source(self, name: str) -> Source:
+        with self._lock:
+            key = name.strip().lower()
+            if key in self._sources:
+                return self._sources[key]
+            spec = self._specs.get(key, key)
+            src = spec if isinstance(spec, Source) else get_source(spec, settings=self.settings)
+            self._sources[key] = src
+            if src.name != key:  # an alias ("hf") also answers to the real name
+                self._sources.setdefault(src.name, src)
+            return src
+
+    def _selected(self, source: str | Sequence[str] | None) -> list[str]:
+        if source is None:
+            return list(self._specs)
+        names = [source] if isinstance(source, str) else list(source)
+        if not names:
+            raise ConfigurationError("source=[] selects nothing; pass None for every source.")
+        out = []
+        for name in names:
+            if isinstance(name, Source):
+                self._specs.setdefault(name.name, name)
+                name = name.name
+            if not isinstance(name, str):
+                raise ConfigurationError(f"A source is a name, got {name!r}.")
+            out.append(name.strip().lower())
+        return list(dict.fromkeys(out))
+
+    def _kind(self, name: str) -> str:
+        """The ``source`` column value of rows from the source called ``name``."""
+        spec = self._specs.get(name)
+        if isinstance(spec, Source) or name in self._sources:
+            return (spec if isinstance(spec, Source) else self._sources[name]).kind.value
+        try:  # built-in names need no import to be known
+            return ModelSource.parse(name).value
+        except ConfigurationError:
+            return self._source(name).kind.value
+
+    def _ask(
+        self,
+        names: list[str],
+        server: dict[str, Any],
+        limit: int | None,
+        *,
+        refresh: bool,
+        call: Callable[[Source], list[ModelMetadata]] | None = None,
+    ) -> None:
+        """Ask every source in ``names`` that has not answered this question yet, at once."""
+        qkey = json.dumps(server, sort_keys=True, default=str)
+        todo: dict[str, Source] = {}
+        for name in names:
+            asked = self._asked.get((name, qkey))
+            if asked is not None and asked.covers(limit) and not refresh:
+                continue
+            try:
+                todo[name] = self._source(name)
+            except Exception as exc:
+                self._warn(name, exc)
+        if not todo:
+            return
+
+        def run(src: Source) -> list[ModelMetadata]:
+            if call is not None:
+                return call(src)
+            return src.search(
+                server["query"],
+                author=server["author"],
+                tags=tuple(server["tags"]),
+                task=SupportedTask.parse(server["task"]) if server["task"] else None,
+                sort=server["sort"],
+                limit=limit,
+            )
+
+        with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="nbmodels") as pool:
+            futures = {name: pool.submit(run, src) for name, src in todo.items()}
+        changed = False
+        for name, future in futures.items():
+            exc = future.exception()
+            if exc is not None:
+                self._warn(name, exc)
+                continue
+            results = list(future.result())
+            stamp = _now()
+            self._upsert(_frame.to_arrow(results, fetched_at=stamp), save=False)
+            self._asked[(name, qkey)] = _Asked(name, qkey, limit, stamp, len(results))
+            changed = True
+        if changed:
+            self._save()
+
+    def _warn(self, name: str, exc: BaseException) -> None:
+        reason = str(exc) if isinstance(exc, NBModelsError) else f"{type(exc).__name__}: {exc}"
+        message = (
+            f"Source {name!r} failed: {reason} Showing what the catalog already holds and "
+            f"what the other sources answered; leave it out with source=[...], or try again "
+            f"with refresh=True once it works."
+        )
+        self.warnings.append(message)
+        warnings.warn(SourceWarning(message), stacklevel=4)
+
+    def _online(self, online: bool | None, refresh: bool) -> bool:
+        live = (not self.settings.offline) if online is None else bool(online)
+        if refresh and not live:
+            raise ConfigurationError(
+                "refresh=True asks the sources, but nbmodels is offline (online=False or "
+                "NBMODELS_OFFLINE); drop refresh=True to answer from the catalog on disk."
+            )
+        return live
+
+    # -- search -----------------------------------------------------------------------------
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        source: str | Sequence[str] | None = None,
+        task: SupportedTask | str | None = None,
+        author: str | None = None,
+        tag: str | None = None,
+        license: str | None = None,
+        language: str | None = None,
+        model_type: ModelType | str | None = None,
+        min_params: int | str | None = None,
+        max_params: int | str | None = None,
+        min_size: int | str | None = None,
+        max_size: int | str | None = None,
+        sort: str | None = "downloads",
+        descending: bool | None = None,
+        limit: int | None = 50,
+        refresh: bool = False,
+        online: bool | None = None,
+    ) -> pd.DataFrame:
+        """Models matching every filter given, as a DataFrame (see :mod:`nbmodels.frame`).
+
+        ``query`` matches case-insensitively in id, name, description and tags; several
+        words must all match. ``task``, ``tag`` and ``language`` match one element of the
+        row's list. ``min_params``/``max_params`` take counts (``"7B"``), ``min_size``/
+        ``max_size`` bytes (``"500MB"``). ``sort`` is one of downloads, likes, trending,
+        created, updated, parameters, size (most first) or name (A to Z); ``descending``
+        flips that. Missing values sort last. ``limit=None`` returns every match.
+
+        Sources are asked (all at once) only for questions not asked before; a failing
+        source gives a :class:`~nbmodels.errors.SourceWarning` and the rest still answer.
+        ``refresh=True`` asks again; ``online=False`` never asks.
+        """
+        self.warnings = []
+        where, params = _filters(
+            query=query,
+            task=task,
+            author=author,
+            tag=tag,
+            license=license,
+            language=language,
+            model_type=model_type,
+            min_params=min_params,
+            max_params=max_params,
+            min_size=min_size,
+            max_size=max_size,
+        )
+        order = _order(sort, descending)
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ConfigurationError(f"limit must be a non-negative int or None, got {limit!r}.")
+        names = self._selected(source)
+        if self._online(online, refresh):
+            server = {
+                "query": query.strip() if query else None,
+                "author": author,
+                "tags": [tag] if tag else [],
+                "task": SupportedTask.parse(task).value if task else None,
+                "sort": sort.lstrip("-") if sort else None,
+            }
+            with self._lock:
+                self._ask(names, server, _server_limit(limit), refresh=refresh)
+        if source is not None:
+            kinds = sorted({self._kind(n) for n in names})
+            where.append(f"source IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        sql = "SELECT * FROM models"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._query(sql, params)
+
+    def popular(
+        self, limit: int = 20, *, source: str | Sequence[str] | None = None, **filters: Any
+    ) -> pd.DataFrame:
+        """The most downloaded models."""
+        return self.search(source=source, sort="downloads", limit=limit, **filters)
+
+    def trending(
+        self, limit: int = 20, *, source: str | Sequence[str] | None = None, **filters: Any
+    ) -> pd.DataFrame:
+        """The models trending now (the Hub's trending score)."""
+        return self.search(source=source, sort="trending", limit=limit, **filters)
+
+    def by_author(self, author: str, *, limit: int | None = 50, **filters: Any) -> pd.DataFrame:
+        """Models of one author or organisation (case-insensitive)."""
+        return self.search(author=author, limit=limit, **filters)
+
+    def by_tag(self, tag: str, *, limit: int | None = 50, **filters: Any) -> pd.DataFrame:
+        """Models with one tag."""
+        return self.search(tag=tag, limit=limit, **filters)
+
+    def by_task(
+        self, task: SupportedTask | str, *, limit: int | None = 50, **filters: Any
+    ) -> pd.DataFrame:
+        """Models that can do one task (``"text-generation"``, ``SupportedTask.EMBEDDING``...)."""
+        return self.search(task=task, limit=limit, **filters)
+
+    def refresh(self, *, source: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Ask the sources again every question asked before; returns the rows refreshed."""
+        self.warnings = []
+        self._online(None, True)
+        self._connection()
+        names = set(self._selected(source))
+        started = _now()
+        with self._lock:
+            for asked in list(self._asked.values()):
+                if asked.source not in names:
+                    continue
+                server = json.loads(asked.query)
+                self._ask([asked.source], server, asked.limit, refresh=True)
+        return self._query(
+            "SELECT * FROM models WHERE fetched_at >= ? ORDER BY downloads DESC NULLS LAST, key",
+            [started],
+        )
+
+    def model_info(self, model_id: str, *, source: str | None = None) -> ModelMetadata:
+        """Everything the source(s) know about one model; the catalog keeps the answer.
+
+        ``model_id`` may be a catalog key (``"ollama:llama3.2:1b"``). Without ``source``,
+        the sources are asked in order and the first that knows the model answers. When no
+        source can be reached, the catalog's row answers (with a SourceWarning).
+        """
+        self.warnings = []
+        if not isinstance(model_id, str) or not model_id.strip():
+            raise ConfigurationError(f"model_info() needs a model id, got {model_id!r}.")
+        model_id = model_id.strip()
+        prefix, sep, rest = model_id.partition(":")
+        if source is None and sep and prefix in {s.value for s in ModelSource}:
+            candidates = [n for n in self._specs if self._kind(n) == prefix] or [prefix]
+            model_id = rest
+        else:
+            candidates = self._selected(source)
+        if not self.settings.offline:
+            for name in candidates:
+                try:
+                    meta = self._source(name).model_info(model_id)
+                except ModelNotFoundError:
+                    continue
+                except Exception as exc:
+                    self._warn(name, exc)
+                    continue
+                self._upsert(_frame.to_arrow([meta]))
+                return self.get(meta.key)
+        kinds = [self._kind(n) for n in candidates]
+        df = self._query(
+            f"SELECT * FROM models WHERE id = ? AND source IN ({', '.join('?' for _ in kinds)}) "
+            "ORDER BY fetched_at DESC LIMIT 1",
+            [model_id, *kinds],
+        )
+        if len(df):
+            return _frame.from_row(df.iloc[0])
+        raise ModelNotFoundError(
+            f"No model {model_id!r} in {', '.join(candidates)}. Check the id (search() lists "
+            "what is known), or name the source with source=..."
+        )
+
+    def get(self, key: str) -> ModelMetadata:
+        """The catalog's row for ``key`` (``"<source>:<id>"``), without asking any source."""
+        df = self._query("SELECT * FROM models WHERE key = ?", [key])
+        if not len(df):
+            raise ModelNotFoundError(
+                f"No row {key!r} in the catalog; search() or model_info() first."
+            )
+        return _frame.from_row(df.iloc[0])
+
+
+# -- SQL building ---------------------------------------------------------------------------
+def _merge_expr(col: str) -> str:
+    if col in ("key", "is_downloaded", "fetched_at"):
+        return f"n.{col}"
+    if col in _frame.LIST_COLUMNS:
+        return f"CASE WHEN len(coalesce(n.{col}, [])) = 0 THEN o.{col} ELSE n.{col} END AS {col}"
+    if col in ("name", "description"):
+        return f"coalesce(nullif(n.{col}, ''), o.{col}) AS {col}"
+    return f"coalesce(n.{col}, o.{col}) AS {col}"
+
+
+def _order(sort: str | None, descending: bool | None) -> str:
+    if sort is None:
+        return "key"
+    if not isinstance(sort, str) or sort.strip().lower() not in _SORTS:
+        raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(_SORTS)}.")
+    expr, desc = _SORTS[sort.strip().lower()]
+    if descending is not None:
+        desc = bool(descending)
+    return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, key"
+
+
+def _filters(
+    *,
+    query: str | None,
+    task: SupportedTask | str | None,
+    author: str | None,
+    tag: str | None,
+    license: str | None,
+    language: str | None,
+    model_type: ModelType | str | None,
+    min_params: int | str | None,
+    max_params: int | str | None,
+    min_size: int | str | None,
+    max_size: int | str | None,
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and their parameters; raises ConfigurationError on bad values."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def text(name: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}.")
+        return value.strip().lower()
+
+    if query is not None:
+        if not isinstance(query, str):
+            raise ConfigurationError(f"query must be a string, got {query!r}.")
+        for word in query.lower().split():
+            where.append(
+                "(contains(lower(id), ?) OR contains(lower(name), ?) "
+                "OR contains(lower(coalesce(description, '')), ?) "
+                "OR len(list_filter(tags, lambda t: contains(lower(t), ?))) > 0)"
+            )
+            params.extend([word] * 4)
+    if task is not None:
+        where.append("list_contains(tasks, ?)")
+        params.append(SupportedTask.parse(task).value)
+    if author is not None:
+        where.append("lower(author) = ?")
+        params.append(text("author", author))
+    if tag is not None:
+        where.append("len(list_filter(tags, lambda t: lower(t) = ?)) > 0")
+        params.append(text("tag", tag))
+    if license is not None:
+        where.append("lower(license) = ?")
+        params.append(text("license", license))
+    if language is not None:
+        where.append("len(list_filter(language, lambda t: lower(t) = ?)) > 0")
+        params.append(text("language", language))
+    if model_type is not None:
+        where.append("model_type = ?")
+        params.append(ModelType.parse(model_type).value)
+    for col, bound, op, parse in (
+        ("parameters", min_params, ">=", _frame.parse_count),
+        ("parameters", max_params, "<=", _frame.parse_count),
+        ("size_bytes", min_size, ">=", _frame.parse_size),
+        ("size_bytes", max_size, "<=", _frame.parse_size),
+    ):
+        if bound is not None:
+            where.append(f"{col} {op} ?")
+            params.append(parse(bound))
+    return where, params
+
+
+def _duckdb_message(exc: BaseException) -> str:
+    return str(exc).strip()
+
+
+def _columns_hint() -> str:
+    cols = ", ".join(f"{f.name} ({_duck_type(f.type)})" for f in _frame.SCHEMA)
+    return f"The table is 'models'; its columns: {cols}."
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return "VARCHAR[]"
+    return {
+        "string": "VARCHAR",
+        "int64": "BIGINT",
+        "double": "DOUBLE",
+        "bool": "BOOLEAN",
+    }.get(str(t), "TIMESTAMPTZ")
+
+
+# -- the default catalog --------------------------------------------------------------------
+_default: Catalog | None = None
+_default_lock = threading.Lock()
+
+
+def default_catalog() -> Catalog:
+    """The catalog the module-level functions use (built on first use from the env)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Catalog(Settings.from_env())
+        return _default
+
+
+def set_default_catalog(catalog: Catalog | None) -> None:
+    """Use ``catalog`` for the module-level functions (None: build a fresh one next time)."""
+    global _default
+    if catalog is not None and not isinstance(catalog, Catalog):
+        raise ConfigurationError(f"set_default_catalog() takes a Catalog, got {catalog!r}.")
+    with _default_lock:
+        _default = catalog
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _delegate(method: _F) -> _F:
+    """A module-level function calling ``method`` on the default catalog."""
+
+    @functools.wraps(method)
+    def function(*args: Any, **kwargs: Any) -> Any:
+        return getattr(default_catalog(), method.__name__)(*args, **kwargs)
+
+    sig = inspect.signature(method)
+    function.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])  # type: ignore[attr-defined]
+    function.__qualname__ = method.__name__
+    return function  # type: ignore[return-value]
+
+
+search = _delegate(Catalog.search)
+sql = _delegate(Catalog.sql)
+popular = _delegate(Catalog.popular)
+trending = _delegate(Catalog.trending)
+by_author = _delegate(Catalog.by_author)
+by_tag = _delegate(Catalog.by_tag)
+by_task = _delegate(Catalog.by_task)
+model_info = _delegate(Catalog.model_info)
+refresh = _delegate(Catalog.refresh)

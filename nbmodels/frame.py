@@ -1,0 +1,349 @@
+"""The catalog's column schema, and the conversion between ModelMetadata and DataFrame rows.
+
+The schema is defined once, here, as an Arrow schema: the DuckDB table, the Parquet file and
+every DataFrame the catalog returns share it. Columns, in order:
+
+| column          | dtype (pandas)        | meaning                                           |
+|-----------------|-----------------------|---------------------------------------------------|
+| key             | str                   | ``"<source>:<id>"``, unique                        |
+| id              | str                   | the model id at its source                         |
+| source          | str                   | ``huggingface``, ``ollama``, ``local``, ``custom`` |
+| name            | str                   | display name                                      |
+| author          | str                   | organisation or user                              |
+| description     | str                   |                                                   |
+| tasks           | list of str           | :class:`~nbmodels.types.SupportedTask` values      |
+| model_type      | str                   | :class:`~nbmodels.types.ModelType` value           |
+| pipeline_tag    | str                   | the Hub's pipeline tag                            |
+| library         | str                   | transformers, gguf, sentence-transformers...      |
+| parameters      | Int64                 | parameter count                                   |
+| size_bytes      | Int64                 | total size of the weights                         |
+| license         | str                   |                                                   |
+| language        | list of str           |                                                   |
+| downloads       | Int64                 |                                                   |
+| likes           | Int64                 |                                                   |
+| trending_score  | Float64               |                                                   |
+| created_at      | datetime64[us, UTC]   |                                                   |
+| updated_at      | datetime64[us, UTC]   |                                                   |
+| tags            | list of str           |                                                   |
+| version         | str                   | revision, tag or catalog version                  |
+| local_path      | str                   | where the files are on this machine, if anywhere  |
+| is_downloaded   | bool                  |                                                   |
+| fetched_at      | datetime64[us, UTC]   | when the catalog last heard of this row           |
+
+Also here: :func:`parse_count` (``"7B"``) and :func:`parse_size` (``"500MB"``) for the bounds
+people type into filters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import ConfigurationError
+from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
+
+__all__ = [
+    "COLUMNS",
+    "LIST_COLUMNS",
+    "SCHEMA",
+    "empty_frame",
+    "finish_frame",
+    "from_row",
+    "normalize_frame",
+    "parse_count",
+    "parse_size",
+    "to_arrow",
+    "to_frame",
+]
+
+_TS = pa.timestamp("us", tz="UTC")
+_STR_LIST = pa.list_(pa.string())
+
+#: the catalog's columns, in order, as an Arrow schema (DuckDB and Parquet use it as is)
+SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("name", pa.string()),
+        ("author", pa.string()),
+        ("description", pa.string()),
+        ("tasks", _STR_LIST),
+        ("model_type", pa.string()),
+        ("pipeline_tag", pa.string()),
+        ("library", pa.string()),
+        ("parameters", pa.int64()),
+        ("size_bytes", pa.int64()),
+        ("license", pa.string()),
+        ("language", _STR_LIST),
+        ("downloads", pa.int64()),
+        ("likes", pa.int64()),
+        ("trending_score", pa.float64()),
+        ("created_at", _TS),
+        ("updated_at", _TS),
+        ("tags", _STR_LIST),
+        ("version", pa.string()),
+        ("local_path", pa.string()),
+        ("is_downloaded", pa.bool_()),
+        ("fetched_at", _TS),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+LIST_COLUMNS = ("tasks", "language", "tags")
+_INT_COLUMNS = ("parameters", "size_bytes", "downloads", "likes")
+_TIME_COLUMNS = ("created_at", "updated_at", "fetched_at")
+_STR_COLUMNS = tuple(f.name for f in SCHEMA if pa.types.is_string(f.type))
+
+
+# -- ModelMetadata <-> rows ---------------------------------------------------------------
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _row(meta: ModelMetadata, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "key": meta.key,
+        "id": meta.id,
+        "source": meta.source.value,
+        "name": meta.name or meta.id,
+        "author": meta.author,
+        "description": meta.description or None,
+        "tasks": [t.value for t in meta.tasks],
+        "model_type": meta.model_type.value if meta.model_type else None,
+        "pipeline_tag": meta.pipeline_tag,
+        "library": meta.library,
+        "parameters": meta.parameters,
+        "size_bytes": meta.size_bytes,
+        "license": meta.license,
+        "language": list(meta.language),
+        "downloads": meta.downloads,
+        "likes": meta.likes,
+        "trending_score": meta.trending_score,
+        "created_at": _utc(meta.created_at),
+        "updated_at": _utc(meta.updated_at),
+        "tags": list(meta.tags),
+        "version": meta.version,
+        "local_path": meta.local_path,
+        "is_downloaded": bool(meta.is_downloaded),
+        "fetched_at": fetched_at,
+    }
+
+
+def to_arrow(models: Iterable[ModelMetadata], *, fetched_at: datetime | None = None) -> pa.Table:
+    """The models as an Arrow table with :data:`SCHEMA`."""
+    stamp = _utc(fetched_at) or datetime.now(UTC)
+    rows = [_row(m, stamp) for m in models]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def to_frame(
+    models: Iterable[ModelMetadata], *, fetched_at: datetime | None = None
+) -> pd.DataFrame:
+    """The models as a DataFrame with the catalog's columns and dtypes."""
+    return finish_frame(arrow_to_pandas(to_arrow(models, fetched_at=fetched_at)))
+
+
+def _opt(value: Any) -> Any:
+    """None for every flavour of missing (None, NaN, NaT, pd.NA)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    value = _opt(value) if not isinstance(value, list | tuple | np.ndarray) else value
+    return tuple(str(v) for v in value) if value is not None else ()
+
+
+def from_row(row: Mapping[str, Any] | pd.Series) -> ModelMetadata:
+    """The :class:`ModelMetadata` of one catalog row (a dict, or a DataFrame row)."""
+    get = row.get
+
+    def text(name: str) -> str | None:
+        v = _opt(get(name))
+        return None if v is None else str(v)
+
+    def num(name: str) -> int | None:
+        v = _opt(get(name))
+        return None if v is None else int(v)
+
+    def when(name: str) -> datetime | None:
+        v = _opt(get(name))
+        if v is None:
+            return None
+        return _utc(pd.Timestamp(v).to_pydatetime())
+
+    tasks = []
+    for t in _strs(get("tasks")):
+        try:
+            tasks.append(SupportedTask.parse(t))
+        except ConfigurationError:  # a value written by a newer nbmodels: keep the rest
+            continue
+    model_type = text("model_type")
+    trending = _opt(get("trending_score"))
+    return ModelMetadata(
+        id=str(get("id")),
+        source=ModelSource.parse(str(get("source"))),
+        name=text("name") or "",
+        author=text("author"),
+        description=text("description") or "",
+        license=text("license"),
+        version=text("version"),
+        language=_strs(get("language")),
+        tags=_strs(get("tags")),
+        tasks=tuple(tasks),
+        model_type=ModelType.parse(model_type) if model_type else None,
+        parameters=num("parameters"),
+        size_bytes=num("size_bytes"),
+        downloads=num("downloads"),
+        likes=num("likes"),
+        trending_score=None if trending is None else float(trending),
+        created_at=when("created_at"),
+        updated_at=when("updated_at"),
+        pipeline_tag=text("pipeline_tag"),
+        library=text("library"),
+        local_path=text("local_path"),
+        is_downloaded=bool(_opt(get("is_downloaded")) or False),
+    )
+
+
+# -- frames -------------------------------------------------------------------------------
+def empty_frame() -> pd.DataFrame:
+    """A DataFrame with the catalog's columns and no rows."""
+    return finish_frame(arrow_to_pandas(SCHEMA.empty_table()))
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with nullable integer and float columns (``Int64``, ``Float64``)."""
+    mapping = {
+        pa.int64(): pd.Int64Dtype(),
+        pa.int32(): pd.Int64Dtype(),
+        pa.float64(): pd.Float64Dtype(),
+    }
+    return table.to_pandas(types_mapper=mapping.get)
+
+
+def finish_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Make a result frame pleasant: list cells as Python lists, nullable numbers.
+
+    DuckDB and Arrow hand list cells over as NumPy arrays, which print as ``['a' 'b']``;
+    lists print as ``['a', 'b']`` and compare with ``==`` as people expect.
+    """
+    for col in df.columns:
+        series = df[col]
+        if series.dtype == object and len(series):
+            first = next((v for v in series if v is not None), None)
+            if isinstance(first, np.ndarray):
+                df[col] = [v.tolist() if isinstance(v, np.ndarray) else v for v in series]
+        if col in _STR_COLUMNS and series.dtype == object:
+            df[col] = series.astype("str")
+        elif col == "trending_score" and series.dtype == "float64":
+            df[col] = series.astype("Float64")
+        elif col in _TIME_COLUMNS and isinstance(series.dtype, pd.DatetimeTZDtype):
+            df[col] = series.dt.tz_convert("UTC")
+    return df
+
+
+def normalize_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A frame someone built by hand, brought to the catalog's schema (for bulk loading).
+
+    Missing columns are filled (``key`` from ``source`` and ``id``; ``name`` from ``id``);
+    extra columns are dropped. Raises ConfigurationError when ``id`` or ``source`` is missing.
+    """
+    missing = [c for c in ("id", "source") if c not in df.columns]
+    if missing:
+        raise ConfigurationError(
+            f"A catalog frame needs the columns 'id' and 'source'; missing: {', '.join(missing)}."
+        )
+    out = pd.DataFrame(index=df.index)
+    for col in COLUMNS:
+        if col in df.columns:
+            out[col] = df[col]
+        elif col == "key":
+            out[col] = df["source"].astype(str) + ":" + df["id"].astype(str)
+        elif col == "name":
+            out[col] = df["id"]
+        elif col in LIST_COLUMNS:
+            out[col] = [[] for _ in range(len(df))]
+        elif col == "is_downloaded":
+            out[col] = False
+        elif col == "fetched_at":
+            out[col] = pd.Timestamp.now(tz="UTC")
+        else:
+            out[col] = None
+    for col in _TIME_COLUMNS:
+        values = pd.to_datetime(out[col], utc=True)
+        out[col] = values.dt.as_unit("us") if hasattr(values, "dt") else values
+    return out.reset_index(drop=True)
+
+
+def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
+    """A frame with the catalog's columns (see :func:`normalize_frame`) as Arrow."""
+    try:
+        return pa.Table.from_pandas(df, schema=SCHEMA, preserve_index=False, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"This frame does not fit the catalog's columns ({exc}). "
+            f"Columns and types: {', '.join(f'{f.name}: {f.type}' for f in SCHEMA)}."
+        ) from None
+
+
+# -- bounds people type in ----------------------------------------------------------------
+_COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def _parse(value: int | float | str, units: Mapping[str, int], what: str, example: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{what} must be a number or a string like {example!r}.")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigurationError(f"{what} must be finite, got {value!r}.")
+        if value < 0:
+            raise ConfigurationError(f"{what} cannot be negative, got {value!r}.")
+        return int(value)
+    if isinstance(value, str):
+        match = _NUMBER.match(value)
+        if match and match.group(2).lower() in units:
+            return round(float(match.group(1)) * units[match.group(2).lower()])
+    raise ConfigurationError(
+        f"Cannot read {value!r} as {what}. Write a number or a string like {example!r} "
+        f"(units: {', '.join(u for u in units if u)})."
+    )
+
+
+def parse_count(value: int | float | str) -> int:
+    """A parameter count: ``7_000_000_000``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"120k"``."""
+    return _parse(value, _COUNT_UNITS, "a parameter count", "7B")
+
+
+def parse_size(value: int | float | str) -> int:
+    """A size in bytes: ``"500MB"``, ``"1.5 GB"``, ``"4GiB"``, ``1024``. KB = 1000, KiB = 1024."""
+    return _parse(value, _SIZE_UNITS, "a size", "500MB")
