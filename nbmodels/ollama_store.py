@@ -40,16 +40,29 @@ from typing import Any
 from .errors import InvalidModelIdError, ModelNotFoundError
 
 __all__ = [
+    "CONFIG_MEDIA_TYPE",
     "DEFAULT_HOST",
     "DEFAULT_NAMESPACE",
     "DEFAULT_TAG",
+    "EMBEDDING_NAME_WORDS",
+    "MANIFEST_MEDIA_TYPE",
     "MEDIA_TYPE_PREFIX",
+    "ModelFacts",
     "OllamaStore",
     "StoredModel",
+    "atomic_write",
     "blob_name",
+    "family_from_name",
     "format_model_name",
+    "format_parameter_size",
+    "is_embedding_name",
+    "manifest_facts",
     "media_type",
+    "parameter_count_from_tag",
     "parse_model_name",
+    "parse_parameter_size",
+    "quantization_from_bits",
+    "sibling_parameter_count",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,7 +139,7 @@ def blob_name(digest: str) -> str:
     return f"sha256-{match.group(1)}"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -357,13 +370,13 @@ class OllamaStore:
         digest = digest or "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
         if not path.is_file():
-            _atomic_write(path, data)
+            atomic_write(path, data)
         return digest
 
     def write_manifest(self, name: str, manifest: Mapping[str, Any]) -> StoredModel:
         """Write ``manifest`` as the model ``name`` (atomically) and return it."""
         path = self.manifest_path(name)
-        _atomic_write(path, json.dumps(manifest, separators=(",", ":")).encode())
+        atomic_write(path, json.dumps(manifest, separators=(",", ":")).encode())
         return self.get(name)
 
     def add(
@@ -428,7 +441,7 @@ class OllamaStore:
         """Make ``dst`` another name for ``src`` (same manifest, same blobs)."""
         source = self.get(src)
         path = self.manifest_path(dst)
-        _atomic_write(path, source.manifest_path.read_bytes())
+        atomic_write(path, source.manifest_path.read_bytes())
         return self.get(dst)
 
     def delete(self, name: str) -> None:
@@ -463,3 +476,182 @@ class OllamaStore:
             except OSError:  # not empty
                 return
             folder = folder.parent
+
+
+# -- what a manifest says about a model ---------------------------------------------------
+# A library manifest carries names, sizes and media types, not the GGUF header. These
+# helpers derive Ollama's ``details`` and ``capabilities`` from what is there (the tag
+# usually names the size: "8b", "0.5b", "22m"), and estimate the rest; GGUF headers, when
+# readable, win over every guess here.
+
+EMBEDDING_NAME_WORDS = (
+    "embed",
+    "minilm",
+    "bge",
+    "e5-",
+    "gte-",
+    "paraphrase",
+    "nomic-embed",
+    "granite-embedding",
+)
+_LLAMA_FAMILY = ("llama", "llava", "bakllava", "codellama", "tinyllama", "mistral", "mixtral")
+_SIZE_TAG = re.compile(r"^(\d+(?:\.\d+)?)([bmk])(?:-|$)", re.IGNORECASE)
+_SIZE_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmbt])\s*$", re.IGNORECASE)
+_SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+
+
+def parameter_count_from_tag(tag: str) -> int | None:
+    """``"8b"`` -> 8_000_000_000, ``"0.5b"``, ``"22m"``, ``"7b-instruct"``; else None."""
+    match = _SIZE_TAG.match(tag or "")
+    return int(float(match.group(1)) * _SCALE[match.group(2).lower()]) if match else None
+
+
+def parse_parameter_size(text: str | None) -> int | None:
+    """Ollama's ``parameter_size`` (``"8.0B"``, ``"137M"``) as a number; None if unreadable."""
+    match = _SIZE_TEXT.match(text or "")
+    return int(float(match.group(1)) * _SCALE[match.group(2).lower()]) if match else None
+
+
+def format_parameter_size(count: int | None) -> str:
+    """8_030_261_248 -> ``"8.0B"``, 22_565_376 -> ``"22.6M"`` (Ollama's style)."""
+    if not count:
+        return ""
+    for unit, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
+    return str(count)
+
+
+def quantization_from_bits(bits_per_weight: float) -> str:
+    """A likely GGUF quantization for an average number of bits per weight."""
+    for limit, name in ((3.0, "Q2_K"), (4.2, "Q3_K_M"), (5.2, "Q4_K_M"), (6.2, "Q5_K_M"),
+                        (7.0, "Q6_K"), (10.0, "Q8_0"), (20.0, "F16")):  # fmt: skip
+        if bits_per_weight < limit:
+            return name
+    return "F32"
+
+
+def is_embedding_name(model: str) -> bool:
+    lowered = model.lower()
+    return any(word in lowered for word in EMBEDDING_NAME_WORDS)
+
+
+def family_from_name(model: str) -> str:
+    """The GGUF architecture a library model most likely has (``"qwen2.5"`` -> ``"qwen2"``)."""
+    lowered = model.lower()
+    if is_embedding_name(lowered):
+        return "nomic-bert" if lowered.startswith("nomic") else "bert"
+    if lowered.startswith(_LLAMA_FAMILY):
+        return "llama"
+    return re.split(r"[-.:_]", lowered, maxsplit=1)[0] or lowered
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Ollama's ``details`` and ``capabilities`` for a model, derived from its manifest."""
+
+    family: str
+    parameter_count: int | None
+    quantization_level: str
+    context_length: int
+    embedding_length: int
+    capabilities: tuple[str, ...]
+    format: str = "gguf"
+
+    @property
+    def parameter_size(self) -> str:
+        return format_parameter_size(self.parameter_count)
+
+    @property
+    def families(self) -> list[str]:
+        return [self.family, "clip"] if "vision" in self.capabilities else [self.family]
+
+    def details(self) -> dict[str, Any]:
+        """The ``details`` object of /api/tags and /api/show."""
+        return {
+            "parent_model": "",
+            "format": self.format,
+            "family": self.family,
+            "families": self.families,
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization_level,
+        }
+
+
+def manifest_facts(
+    model: str,
+    tag: str,
+    manifest: Mapping[str, Any],
+    *,
+    template: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    parameter_count: int | None = None,
+) -> ModelFacts:
+    """Facts of ``model:tag`` from its manifest (and, when known, template and params).
+
+    ``parameter_count`` overrides the tag (e.g. the size tag of a ``latest`` alias).
+    Capabilities follow Ollama's rules where the data allows: a projector layer means
+    vision, ``.Tools`` / ``.Suffix`` / ``.Think`` in the template mean tools / insert /
+    thinking; embedding models (by name) have ``embedding`` instead of ``completion``.
+    """
+    layers = [lay for lay in manifest.get("layers", []) if isinstance(lay, Mapping)]
+    kinds = {str(lay.get("mediaType", "")) for lay in layers}
+    model_size = sum(
+        int(lay.get("size") or 0) for lay in layers if lay.get("mediaType") == media_type("model")
+    )
+    embedding = is_embedding_name(model)
+    count = parameter_count or parameter_count_from_tag(tag)
+    if count and model_size:
+        quantization = quantization_from_bits(model_size * 8 / count)
+    else:
+        quantization = "F16" if embedding else "Q4_K_M"  # the library's usual defaults
+        count = count or (int(model_size * 8 / (16 if embedding else 4.85)) or None)
+    caps: list[str] = ["embedding"] if embedding else ["completion"]
+    if media_type("projector") in kinds:
+        caps.append("vision")
+    text = template or ""
+    if ".Tools" in text:
+        caps.append("tools")
+    if ".Suffix" in text:
+        caps.append("insert")
+    if ".Think" in text:
+        caps.append("thinking")
+    ctx = (params or {}).get("num_ctx")
+    big = (count or 0) >= 6 * 10**9
+    return ModelFacts(
+        family=family_from_name(model),
+        parameter_count=count,
+        quantization_level=quantization,
+        context_length=int(ctx) if isinstance(ctx, int) else (512 if embedding else 4096),
+        embedding_length=768 if embedding else (4096 if big else 2048),
+        capabilities=tuple(caps),
+    )
+
+
+def sibling_parameter_count(
+    manifests: Mapping[str, Mapping[str, Any]], model: str, tag: str
+) -> int | None:
+    """Parameter count of ``model:tag`` from its tag, or from a size tag with the same weights.
+
+    ``llama3:latest`` names no size, but ``llama3:8b`` has the same model layer.
+    """
+    count = parameter_count_from_tag(tag)
+    if count:
+        return count
+    mine = manifests.get(f"{model}:{tag}") or {}
+    weights = {
+        lay.get("digest")
+        for lay in mine.get("layers", [])
+        if isinstance(lay, Mapping) and lay.get("mediaType") == media_type("model")
+    }
+    for key, other in manifests.items():
+        name, _, other_tag = key.partition(":")
+        if name != model or other_tag == tag or not parameter_count_from_tag(other_tag):
+            continue
+        if any(
+            isinstance(lay, Mapping) and lay.get("digest") in weights
+            for lay in other.get("layers", [])
+        ):
+            return parameter_count_from_tag(other_tag)
+    return None
