@@ -1,1 +1,34 @@
-# filled by the ollama helper
+"""Fixtures for a real local Ollama API: the server over a tiny Ollama store.
+
+- ``ollama_server`` (function): a :class:`nbmodels.ollama_server.OllamaServer` on port 0 over
+  ``$OLLAMA_MODELS`` of the test (``tmp_path/"ollama-models"``, set by ``isolated_env``),
+  seeded with the demo models (``tinyllama-chat``, ``tiny-embed``, ``tiny-vision``,
+  ``tiny-tools``), pulling from the real library snapshot ``shared/data/ollama-library.json``.
+- ``ollama_host`` (function): sets ``OLLAMA_HOST`` to that server; returns its url.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbmodels.ollama_server import OllamaServer, seed_demo_models
+
+__all__ = ["ollama_host", "ollama_server"]
+
+
+@pytest.fixture
+def ollama_server(isolated_env: Path, shared_data: Path) -> Iterator[OllamaServer]:
+    models_dir = Path(os.environ["OLLAMA_MODELS"])
+    seed_demo_models(models_dir)
+    with OllamaServer(models_dir, library=shared_data / "ollama-library.json") as server:
+        yield server
+
+
+@pytest.fixture
+def ollama_host(ollama_server: OllamaServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    return ollama_server.url

@@ -148,7 +148,10 @@ class OllamaServer:
         if self._thread is None:
             httpd = self._bind()
             self._thread = threading.Thread(
-                target=httpd.serve_forever, name=f"ollama-server-{self.port}", daemon=True
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
+                name=f"ollama-server-{self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self

@@ -1,0 +1,290 @@
+"""The local Ollama server, driven by the real ``ollama`` client."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import ollama
+import pytest
+
+from nbmodels.ollama_server import OllamaServer, seed_demo_models
+from nbmodels.ollama_server.__main__ import main
+from nbmodels.ollama_server.describe import read_gguf_fields
+from nbmodels.ollama_store import OllamaStore
+
+DEMO = ["tiny-embed:latest", "tiny-tools:latest", "tiny-vision:latest", "tinyllama-chat:latest"]
+
+
+@pytest.fixture
+def client(ollama_server: OllamaServer) -> ollama.Client:
+    return ollama.Client(host=ollama_server.url, timeout=30)
+
+
+def test_version_root_and_unknown_path(ollama_server: OllamaServer) -> None:
+    assert httpx.get(ollama_server.url).text == "Ollama is running"
+    assert httpx.get(f"{ollama_server.url}/api/version").json()["version"]
+    missing = httpx.get(f"{ollama_server.url}/api/nope")
+    assert missing.status_code == 404
+    wrong = httpx.get(f"{ollama_server.url}/api/show")
+    assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+def test_list_reports_the_store(client: ollama.Client, ollama_server: OllamaServer) -> None:
+    models = client.list().models
+    assert [m.model for m in models] == DEMO
+    chat = next(m for m in models if m.model == "tinyllama-chat:latest")
+    stored = OllamaStore(ollama_server.store.root).get("tinyllama-chat")
+    assert chat.digest == stored.digest and chat.size == stored.size
+    assert chat.details.family == "llama"
+    assert chat.details.parameter_size == "1.1B"
+    assert chat.details.quantization_level == "Q4_0"
+    assert chat.details.format == "gguf"
+    vision = next(m for m in models if m.model == "tiny-vision:latest")
+    assert vision.details.families == ["llama", "clip"]
+
+
+def test_show(client: ollama.Client) -> None:
+    shown = client.show("tinyllama-chat")
+    assert shown.capabilities == ["completion"]
+    assert shown.modelinfo["general.architecture"] == "llama"
+    assert shown.modelinfo["general.parameter_count"] == 1_100_048_384
+    assert shown.modelinfo["llama.context_length"] == 2048
+    assert "llama.embedding_length" in shown.modelinfo
+    assert "<|assistant|>" in shown.template
+    assert shown.license.startswith("Apache License")
+    assert 'stop                           "</s>"' in shown.parameters
+    assert "FROM " in shown.modelfile and 'PARAMETER stop "</s>"' in shown.modelfile
+    assert client.show("tiny-embed").capabilities == ["embedding"]
+    assert client.show("tiny-vision").capabilities == ["completion", "vision"]
+    assert client.show("tiny-tools").capabilities == ["completion", "tools"]
+
+
+def test_unknown_model_errors(client: ollama.Client) -> None:
+    with pytest.raises(ollama.ResponseError) as info:
+        client.show("nope")
+    assert info.value.status_code == 404 and info.value.error == "model 'nope' not found"
+    for call in (
+        lambda: client.delete("nope"),
+        lambda: client.generate("nope", "hi"),
+        lambda: client.embed("nope", "hi"),
+        lambda: client.copy("nope", "other"),
+    ):
+        with pytest.raises(ollama.ResponseError, match="not found"):
+            call()
+
+
+def test_bad_requests_are_400(ollama_server: OllamaServer, client: ollama.Client) -> None:
+    bad = httpx.post(f"{ollama_server.url}/api/show", content=b"{nope")
+    assert bad.status_code == 400 and "invalid JSON" in bad.json()["error"]
+    with pytest.raises(ollama.ResponseError, match="does not support generate") as info:
+        client.generate("tiny-embed", "hello")
+    assert info.value.status_code == 400
+    with pytest.raises(ollama.ResponseError, match="does not support embeddings"):
+        client.embed("tinyllama-chat", "hello")
+    with pytest.raises(ollama.ResponseError, match="does not support tools"):
+        client.chat("tinyllama-chat", messages=[{"role": "user", "content": "hi"}], tools=[
+            {"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}
+        ])  # fmt: skip
+
+
+def test_pull_streams_progress_in_order(client: ollama.Client, shared_data: Path) -> None:
+    manifest = json.loads((shared_data / "ollama-library.json").read_text())["manifests"][
+        "all-minilm:22m"
+    ]
+    events = list(client.pull("all-minilm:22m", stream=True))
+    statuses = [e.status for e in events]
+    assert statuses[0] == "pulling manifest"
+    assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
+    layers = [*manifest["layers"], manifest["config"]]
+    progress = [e for e in events if e.digest]
+    assert [e.digest for e in progress] == sorted(
+        (e.digest for e in progress), key=[x["digest"] for x in layers].index
+    )
+    for layer in layers:
+        mine = [e for e in progress if e.digest == layer["digest"]]
+        assert mine[0].status == f"pulling {layer['digest'][7:19]}"
+        assert all(e.total == layer["size"] for e in mine)  # real sizes, not the stand-in's
+        completed = [e.completed for e in mine]
+        assert completed == sorted(completed) and completed[0] == 0
+        assert completed[-1] == layer["size"]
+    listed = {m.model: m for m in client.list().models}
+    assert listed["all-minilm:22m"].size == sum(x["size"] for x in manifest["layers"])
+    shown = client.show("all-minilm:22m")
+    assert shown.capabilities == ["embedding"]
+    assert shown.details.parameter_size == "22.0M"
+    assert len(client.embed("all-minilm:22m", "hi").embeddings[0]) == 768
+    # a second pull finds every blob present
+    again = [e for e in client.pull("all-minilm:22m", stream=True) if e.digest]
+    assert all(e.completed == e.total for e in again)
+
+
+def test_pull_latest_uses_size_of_sibling_tag_and_non_streaming(client: ollama.Client) -> None:
+    assert client.pull("llava:latest").status == "success"
+    shown = client.show("llava")
+    assert shown.capabilities == ["completion", "vision"]
+    assert shown.details.parameter_size == "7.0B"  # llava:latest has llava:7b's weights
+
+
+def test_pull_unknown_model(client: ollama.Client) -> None:
+    with pytest.raises(ollama.ResponseError, match="pull model manifest: file does not exist"):
+        client.pull("no-such-model:1b")
+    with pytest.raises(ollama.ResponseError, match="file does not exist"):
+        list(client.pull("someone/llama3:8b", stream=True))  # only the library namespace
+
+
+def test_cancelled_pull_resumes(client: ollama.Client, ollama_server: OllamaServer) -> None:
+    reached, resume = threading.Event(), threading.Event()
+
+    def hold_mid_layer(event: dict) -> None:  # runs in the server after sending `event`
+        if event.get("completed") and event["completed"] < event["total"] and not reached.is_set():
+            reached.set()
+            resume.wait(timeout=10)
+
+    ollama_server.on_pull_event = hold_mid_layer
+    stream = client.pull("all-minilm:22m", stream=True)
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event.completed and event.completed < event.total:
+            break
+    stream.close()  # the client goes away mid-layer
+    resume.set()
+    cut = seen[-1]
+    assert reached.is_set() and cut.completed < cut.total
+    assert "all-minilm:22m" not in [m.model for m in client.list().models]
+
+    events = list(client.pull("all-minilm:22m", stream=True))  # waits for the first to stop
+    first = next(e for e in events if e.digest == cut.digest)
+    assert first.completed >= cut.completed > 0  # resumed, not restarted
+    assert events[-1].status == "success"
+    assert "all-minilm:22m" in [m.model for m in client.list().models]
+    assert not list(ollama_server.store.blobs_dir.glob("*-partial"))
+
+
+def test_delete_and_copy(client: ollama.Client) -> None:
+    assert client.copy("tinyllama-chat", "me/chat:fav").status == "success"
+    listed = {m.model: m for m in client.list().models}
+    assert listed["me/chat:fav"].digest == listed["tinyllama-chat:latest"].digest
+    assert client.delete("tinyllama-chat").status == "success"
+    listed = {m.model: m for m in client.list().models}
+    assert "tinyllama-chat:latest" not in listed
+    assert client.show("me/chat:fav").capabilities == ["completion"]  # blobs still there
+
+
+def test_generate_non_streaming_and_streaming_agree(client: ollama.Client) -> None:
+    options = {"seed": 7, "temperature": 0.8}
+    whole = client.generate("tinyllama-chat", "Tell me about notebooks", options=options)
+    assert whole.done and whole.done_reason == "stop" and whole.response
+    assert whole.eval_count and whole.prompt_eval_count and whole.total_duration
+    assert whole.load_duration is not None
+    parts = list(
+        client.generate("tinyllama-chat", "Tell me about notebooks", options=options, stream=True)
+    )
+    assert all(not p.done for p in parts[:-1]) and parts[-1].done
+    assert "".join(p.response for p in parts) == whole.response
+    assert parts[-1].eval_count == len(parts) - 1 == whole.eval_count
+    other = client.generate("tinyllama-chat", "Tell me about notebooks", options={"seed": 8})
+    assert other.response != whole.response
+
+
+def test_generate_num_predict_and_stop(client: ollama.Client) -> None:
+    short = list(
+        client.generate(
+            "tinyllama-chat", "Count", options={"seed": 1, "num_predict": 5}, stream=True
+        )
+    )
+    assert len([p for p in short if p.response]) == 5
+    assert short[-1].eval_count == 5 and short[-1].done_reason == "length"
+    full = client.generate("tinyllama-chat", "Count", options={"seed": 1}).response
+    word = " " + full.split()[6]
+    cut = client.generate("tinyllama-chat", "Count", options={"seed": 1, "stop": [word]})
+    assert cut.response == full[: full.index(word)]
+    assert cut.done_reason == "stop" and word not in cut.response
+
+
+def test_chat(client: ollama.Client) -> None:
+    messages = [{"role": "user", "content": "Hi there"}]
+    whole = client.chat("tinyllama-chat", messages=messages, options={"seed": 3})
+    assert whole.message.role == "assistant" and whole.message.content
+    parts = list(client.chat("tinyllama-chat", messages=messages, options={"seed": 3}, stream=True))
+    assert "".join(p.message.content for p in parts) == whole.message.content
+    assert parts[-1].done and parts[-1].eval_count == whole.eval_count
+    capped = client.chat("tinyllama-chat", messages=messages, options={"num_predict": 3})
+    assert capped.eval_count == 3 and capped.done_reason == "length"
+
+
+def test_embed(client: ollama.Client) -> None:
+    result = client.embed("tiny-embed", ["local models", "local models", "quantum soup"])
+    a, b, c = result.embeddings
+    assert len(a) == 384
+    assert math.isclose(sum(x * x for x in a), 1.0, rel_tol=1e-9)
+    assert a == b and a != c
+    single = client.embed("tiny-embed", "local models").embeddings
+    assert single == [a]
+    near = client.embed("tiny-embed", "local models here").embeddings[0]
+    assert sum(x * y for x, y in zip(a, near, strict=True)) > sum(
+        x * y for x, y in zip(a, c, strict=True)
+    )
+    assert len(client.embed("tiny-embed", "x", dimensions=32).embeddings[0]) == 32
+
+
+def test_ps_and_keep_alive(client: ollama.Client) -> None:
+    assert client.ps().models == []
+    client.generate("tinyllama-chat", "hi")
+    client.embed("tiny-embed", "hi")
+    loaded = {m.model: m for m in client.ps().models}
+    assert set(loaded) == {"tinyllama-chat:latest", "tiny-embed:latest"}
+    assert loaded["tinyllama-chat:latest"].context_length == 2048
+    assert loaded["tinyllama-chat:latest"].size_vram == 0
+    unload = client.generate("tinyllama-chat", "", keep_alive=0)
+    assert unload.done_reason == "unload"
+    assert [m.model for m in client.ps().models] == ["tiny-embed:latest"]
+
+
+def test_ps_expiry_follows_the_injected_clock(tmp_path: Path) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    seed_demo_models(tmp_path)
+    with OllamaServer(tmp_path, clock=lambda: now[0]) as server:
+        client = ollama.Client(host=server.url)
+        client.generate("tinyllama-chat", "", keep_alive="10m")
+        client.generate("tiny-vision", "", keep_alive=-1)
+        expires = {m.model: m.expires_at for m in client.ps().models}
+        assert expires["tinyllama-chat:latest"] == now[0] + timedelta(minutes=10)
+        now[0] += timedelta(minutes=11)
+        assert [m.model for m in client.ps().models] == ["tiny-vision:latest"]
+
+
+def test_library_extension(ollama_server: OllamaServer, shared_data: Path, tmp_path: Path) -> None:
+    served = httpx.get(f"{ollama_server.url}/api/library")
+    assert served.status_code == 200
+    assert served.json() == json.loads((shared_data / "ollama-library.json").read_text())
+    with OllamaServer(tmp_path) as bare:
+        missing = httpx.get(f"{bare.url}/api/library")
+        assert missing.status_code == 404 and "--library" in missing.json()["error"]
+        with pytest.raises(ollama.ResponseError, match="file does not exist"):
+            ollama.Client(host=bare.url).pull("llama3:8b")
+
+
+def test_demo_model_blobs_are_valid_gguf(ollama_server: OllamaServer) -> None:
+    from gguf import GGUFReader
+
+    blob = ollama_server.store.get("tiny-embed").model_blob
+    reader = GGUFReader(blob)
+    assert reader.fields["general.architecture"].contents() == "bert"
+    assert [t.name for t in reader.tensors] == ["token_embd.weight"]
+    assert read_gguf_fields(blob)["bert.pooling_type"] == 1
+
+
+def test_cli_reports_a_busy_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--port", str(port), "--models", str(tmp_path)]) == 1
+    assert "cannot listen" in capsys.readouterr().err
