@@ -198,6 +198,7 @@ def test_refs_and_revisions(api, hub_endpoint):
     branches = {b.name: b.target_commit for b in refs.branches}
     assert set(branches) == {"main", "dev"} and len(set(branches.values())) == 2
     assert [t.name for t in refs.tags] == ["v1.0"]
+    assert {e.path for e in api.list_repo_tree(REVISIONS_REPO)} == {"README.md", "weights.txt"}
     assert api.model_info(REVISIONS_REPO, revision="dev").sha == branches["dev"]
 
     def weights(revision: str) -> str:
@@ -320,6 +321,7 @@ def test_error_codes_map_to_client_errors(api, hub_server, tmp_path):
     )
     assert Path(opened).read_text() == '{"model_type": "llama"}'
     assert api.model_info(GATED_REPO).gated == "manual"
+    assert [m.id for m in api.list_models(gated=True)] == [GATED_REPO]
 
 
 def test_entry_not_found_carries_the_commit(hub_server):

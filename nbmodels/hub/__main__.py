@@ -28,8 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m nbmodels.hub",
         description="Serve model repos (and real Hub records for search) as a local Hugging Face Hub.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)"
+    )
     parser.add_argument(
         "--repos",
         type=Path,
@@ -55,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Building the tiny models in {repos} (cached) ...", flush=True)
             build_tiny_models(repos)
         records = args.records or find_shared_records()
-        hub = HubServer(repos, records=records, host=args.host, port=args.port, verbose=not args.quiet)
+        hub = HubServer(
+            repos, records=records, host=args.host, port=args.port, verbose=not args.quiet
+        )
         hub.start()
     except (NBModelsError, OSError) as exc:
         print(f"error: {exc}")

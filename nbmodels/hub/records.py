@@ -418,7 +418,8 @@ class ModelQuery:
             elif part.strip():
                 raise QueryError(f"num_parameters: expected 'min:1B,max:8B', got {part!r}")
         try:
-            limit = int(one("limit")) if one("limit") else None
+            raw_limit = one("limit")
+            limit = int(raw_limit) if raw_limit else None
             direction = int(one("direction") or -1)
         except ValueError:
             raise QueryError("limit and direction must be integers") from None

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from nbmodels.errors import ConfigurationError
+
 from .records import (
     ModelQuery,
     QueryError,
@@ -62,6 +64,10 @@ class RequestRecord:
 class HubServer:
     """A Hub HTTP server on ``host:port`` (port 0 picks a free one), started by :meth:`start`.
 
+    ``repos_dir`` holds ``<org>/<name>/`` folders, each a repo whose files are ``main``;
+    ``<repo>/.revisions/<branch>/`` and ``<repo>/.tags/<tag>/`` add branches and tags (see
+    :mod:`nbmodels.hub.repos`). ``records`` is a hub-stats parquet file (e.g.
+    :func:`find_shared_records`) whose rows ``/api/models`` lists and ``model_info`` answers.
     ``gated`` repos answer ``/resolve`` with 401 GatedRepo unless the request carries an
     ``Authorization: Bearer <token>`` header (any non-empty token). ``page_size`` is the most
     items one ``/api/models`` or tree page holds (1000 on the real Hub).
@@ -79,7 +85,7 @@ class HubServer:
         verbose: bool = False,
     ) -> None:
         if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise ConfigurationError(f"page_size must be at least 1, not {page_size}")
         self.store = RepoStore(repos_dir)
         self.records_path = Path(records) if records is not None else None
         self.host = host
@@ -91,6 +97,7 @@ class HubServer:
         self._by_id: dict[str, dict[str, Any]] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._served: dict[tuple[str, str, bool], dict[str, Any]] = {}
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
 
@@ -168,8 +175,13 @@ class HubServer:
         out = []
         for repo_id in self.store.repo_ids():
             rev = self.store.resolve(repo_id, "main")
-            if rev is not None:
-                out.append(record_from_revision(rev, gated=repo_id in self.gated))
+            if rev is None:
+                continue
+            # the commit changes with any file, so it keys the parsed card, config and headers
+            key = (repo_id, rev.commit, repo_id in self.gated)
+            if key not in self._served:
+                self._served[key] = record_from_revision(rev, gated=key[2])
+            out.append(self._served[key])
         return out
 
     def record(self, repo_id: str) -> dict[str, Any] | None:
