@@ -15,7 +15,12 @@ from nbmodels.ollama_store import (
     OllamaStore,
     blob_name,
     format_model_name,
+    format_parameter_size,
+    manifest_facts,
+    parameter_count_from_tag,
     parse_model_name,
+    parse_parameter_size,
+    sibling_parameter_count,
 )
 
 REAL = [
@@ -189,3 +194,44 @@ def test_writes_are_atomic(tmp_path: Path, library: dict, monkeypatch: pytest.Mo
 def test_bad_digest_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InvalidModelIdError, match="sha256 digest"):
         OllamaStore(tmp_path).blob_path("sha256:../../etc/passwd")
+
+
+@pytest.mark.parametrize(
+    ("tag", "count"),
+    [("8b", 8 * 10**9), ("0.5b", 5 * 10**8), ("22m", 22 * 10**6), ("7b-instruct", 7 * 10**9),
+     ("latest", None), ("8x7b", None), ("e2b", None)],
+)  # fmt: skip
+def test_parameter_count_from_tag(tag: str, count: int | None) -> None:
+    assert parameter_count_from_tag(tag) == count
+
+
+def test_parameter_size_round_trip() -> None:
+    assert format_parameter_size(8_030_261_248) == "8.0B"
+    assert format_parameter_size(22_565_376) == "22.6M"
+    assert format_parameter_size(137_000_000) == "137M"
+    assert format_parameter_size(None) == ""
+    assert parse_parameter_size("8.0B") == 8_000_000_000
+    assert parse_parameter_size("137M") == 137_000_000
+    assert parse_parameter_size("lots") is None
+
+
+def test_manifest_facts_of_real_manifests(library: dict) -> None:
+    llama = manifest_facts("llama3", "8b", library["llama3:8b"])
+    assert (llama.family, llama.parameter_count, llama.quantization_level) == (
+        "llama", 8 * 10**9, "Q4_K_M"
+    )  # fmt: skip
+    assert llama.capabilities == ("completion",)
+    llava = manifest_facts("llava", "7b", library["llava:7b"])
+    assert llava.capabilities == ("completion", "vision") and llava.families == ["llama", "clip"]
+    minilm = manifest_facts("all-minilm", "22m", library["all-minilm:22m"])
+    assert minilm.capabilities == ("embedding",) and minilm.quantization_level == "F16"
+    assert minilm.details()["parameter_size"] == "22.0M"
+    tools = manifest_facts("x", "1b", {"layers": []}, template="{{ if .Tools }}{{ .Suffix }}")
+    assert tools.capabilities == ("completion", "tools", "insert")
+    assert manifest_facts("qwen2.5", "0.5b", library["qwen2.5:0.5b"]).family == "qwen2"
+
+
+def test_sibling_parameter_count(library: dict) -> None:
+    assert sibling_parameter_count(library, "llama3", "latest") == 8 * 10**9
+    assert sibling_parameter_count(library, "llama3", "70b") == 70 * 10**9
+    assert sibling_parameter_count(library, "no-such", "latest") is None

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    if not args.verbose:  # gguf's writer logs every file it writes at INFO
+        logging.getLogger("gguf").setLevel(logging.WARNING)
     library = args.library or find_library()
     if args.demo:
         seed_demo_models(args.models)

@@ -25,6 +25,7 @@ library model (its ``latest`` tag), by name.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -99,6 +100,10 @@ def license_id(text: str | None) -> str | None:
 
 def _first_line(text: str | None) -> str | None:
     return next((ln.strip()[:120] for ln in (text or "").splitlines() if ln.strip()), None)
+
+
+def _show(client: ollama.Client, *, name: str) -> Any:
+    return client.show(name)
 
 
 def _files(layers: list[Mapping[str, Any]]) -> tuple[FileInfo, ...]:
@@ -231,7 +236,7 @@ class OllamaSource(Source):
         for entry in listed:
             name = entry.model or ""
             try:
-                shown = self._call(lambda c, n=name: c.show(n), model=name)
+                shown = self._call(functools.partial(_show, name=name), model=name)
             except ModelNotFoundError:  # deleted between the two calls
                 continue
             models.append(self._local_meta(name, entry, shown))
