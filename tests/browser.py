@@ -32,6 +32,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "JupyterLab",
     "chromium_page",
+    "hide_left_area",
     "open_notebook",
     "run_cell",
     "wait_kernel_idle",
@@ -95,6 +96,12 @@ class JupyterLab:
             JUPYTERLAB_SETTINGS_DIR=str(self.state / "settings"),
             JUPYTERLAB_WORKSPACES_DIR=str(self.state / "workspaces"),
             JUPYTER_PLATFORM_DIRS="1",
+        )
+        # no news or update toasts over the page
+        quiet = self.state / "settings" / "@jupyterlab" / "apputils-extension"
+        quiet.mkdir(parents=True, exist_ok=True)
+        (quiet / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
         )
         env.update(self.extra_env)
         cmd = [
@@ -238,6 +245,18 @@ def open_notebook(page: Any, lab: JupyterLab, path: str) -> None:
     page.goto(lab.url(f"lab/tree/{path}"), wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     wait_kernel_idle(page)
+
+
+def hide_left_area(page: Any) -> None:
+    """Collapse the file browser so the notebook gets the page's width."""
+    page.evaluate(
+        """async () => {
+            const app = window.jupyterapp;
+            if (!app.shell.leftCollapsed) {
+                await app.commands.execute('application:toggle-left-area');
+            }
+        }"""
+    )
 
 
 def run_cell(page: Any, index: int, *, timeout_ms: float = 120_000) -> None:

@@ -144,6 +144,7 @@ def format_cell(column: str, value: Any) -> str:
 TABLE_CSS = """
 <style>
 .nbm-row { gap: 6px; }
+.nbm-table, .nbm-detail, .nbm-empty { line-height: 1.4; }
 .nbm-table { border-collapse: collapse; font-size: var(--jp-ui-font-size1, 13px);
   font-family: var(--jp-ui-font-family, sans-serif); width: 100%; }
 .nbm-table th { text-align: left; font-weight: 600; padding: 4px 8px; white-space: nowrap;
@@ -163,7 +164,12 @@ TABLE_CSS = """
 .nbm-detail h3 { margin: 4px 0 6px 0; font-size: 1.15em; }
 .nbm-detail .nbm-desc { margin: 4px 0 8px 0; white-space: pre-wrap; max-height: 9em;
   overflow: auto; color: var(--jp-ui-font-color1, #222); }
-.nbm-facts td:first-child { color: var(--jp-ui-font-color2, #666); padding-right: 12px; }
+.nbm-columns { display: flex; flex-wrap: wrap; gap: 8px 32px; align-items: flex-start; }
+.nbm-columns > .nbm-facts { width: auto; flex: 1 1 360px; }
+.nbm-columns > .nbm-files { flex: 1 1 360px; }
+.nbm-facts td { white-space: normal; }
+.nbm-facts td:first-child { color: var(--jp-ui-font-color2, #666); padding-right: 12px;
+  white-space: nowrap; width: 1%; }
 </style>
 """
 

@@ -188,6 +188,7 @@ class Browser:
     # -- building -------------------------------------------------------------------------
     def _build(self, page_size: int) -> None:
         text = w.Layout(width="150px")
+        compact = {"description_width": "initial"}  # labels as wide as their words
         self.search_box = w.Text(
             placeholder="Search models, e.g. llama",
             continuous_update=False,  # the value (and a search) follows Enter, not each key
@@ -200,17 +201,20 @@ class Browser:
         self.source_picker = w.Dropdown(
             options=[("all sources", None)] + [(n, n) for n in self._source_names()],
             description="source",
+            style=compact,
             layout=w.Layout(width="210px"),
         )
         self.task_picker = w.Dropdown(
             options=[("any task", None)] + [(t.value, t.value) for t in SupportedTask],
             description="task",
+            style=compact,
             layout=w.Layout(width="250px"),
         )
         self.license_box = w.Combobox(
             options=LICENSES,
             placeholder="any licence",
             description="licence",
+            style=compact,
             ensure_option=False,
             continuous_update=False,
             layout=w.Layout(width="230px"),
@@ -218,6 +222,7 @@ class Browser:
         self.author_box = w.Text(
             placeholder="any author",
             description="author",
+            style=compact,
             continuous_update=False,
             layout=w.Layout(width="230px"),
         )
@@ -247,8 +252,10 @@ class Browser:
         self.model_picker = w.Dropdown(
             options=[("— pick a model on this page —", None)],
             description="details",
+            style=compact,
             layout=w.Layout(width="100%", max_width="600px"),
         )
+        self.model_picker.add_class("nbm-model-picker")
         self.detail = w.HTML(layout=w.Layout(width="100%"))
         self.sql_box = w.Textarea(
             value=DEFAULT_SQL,
@@ -469,7 +476,7 @@ class Browser:
         page = self.table.page_frame()
         options: list[tuple[str, str | None]] = [("— pick a model on this page —", None)]
         for rec in page.to_dict("records"):
-            options.append((f"{rec['id']}  ({rec['source']})", str(rec["key"])))
+            options.append((f"{rec['id']} ({rec['source']})", str(rec["key"])))
         current = self.selected.key if self.selected is not None else None
         with self._quiet(self.model_picker):
             self.model_picker.options = options
@@ -573,9 +580,10 @@ def render_details(meta: ModelMetadata) -> str:
     ]
     if description:
         parts.append(f'<div class="nbm-desc">{esc(description)}</div>')
+    parts.append('<div class="nbm-columns">')
     parts.append(f'<table class="nbm-table nbm-facts">{facts_html}</table>')
-    parts.append(files_html(meta.files))
-    parts.append("</div>")
+    parts.append(f'<div class="nbm-files">{files_html(meta.files)}</div>')
+    parts.append("</div></div>")
     return "".join(parts)
 
 

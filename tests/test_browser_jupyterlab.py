@@ -1,0 +1,94 @@
+"""``nbmodels.browse()`` in a real JupyterLab, in headless Chromium, typed into like a person.
+
+The kernel finds the local Hub (``hub_server``, in this test process) through the
+environment it inherits from the JupyterLab server: ``NBMODELS_HF_ENDPOINT``/``HF_ENDPOINT``.
+A screenshot of the result lands in ``artifacts/browse.png``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright")
+pytest.importorskip("jupyterlab")
+
+from browser import (
+    CHROMIUM,
+    JupyterLab,
+    chromium_page,
+    hide_left_area,
+    open_notebook,
+    run_cell,
+    write_notebook,
+)
+
+from nbmodels.catalog import Catalog
+from nbmodels.settings import Settings
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHAT = "nbmodels-demo/tiny-llama-chat"
+SEARCH_BOX = "input[placeholder='Search models, e.g. llama']"
+
+
+def test_browse_widget_searches_and_shows_details_in_jupyterlab(hub_server, tmp_path):
+    root = tmp_path / "lab"
+    root.mkdir()
+    write_notebook(
+        root / "browse.ipynb",
+        [
+            "import nbmodels\nb = nbmodels.browse(sources=['huggingface'], page_size=8)\nb",
+        ],
+    )
+    env = {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
+        "HF_HOME": str(tmp_path / "kernel-hf"),
+        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
+        "OLLAMA_HOST": os.environ["OLLAMA_HOST"],  # nothing listens there
+    }
+    query = "nbmodels-demo"
+    expected = Catalog(
+        Settings.from_env(hf_endpoint=hub_server.url, home=tmp_path / "check"),
+        sources=["huggingface"],
+    ).search(query, limit=300)
+    assert CHAT in expected["id"].tolist()
+
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=1300) as page:
+        open_notebook(page, lab, "browse.ipynb")  # waits for the kernel to be idle
+        hide_left_area(page)
+        run_cell(page, 0)
+        box = page.locator(SEARCH_BOX)
+        box.wait_for(state="visible")
+        # the first search (no query) has filled the table
+        page.locator(".nbm-table tbody tr").first.wait_for()
+        assert "models" in page.locator(".nbm-browser").inner_text()
+
+        box.fill(query)
+        box.press("Enter")
+        page.locator(".nbm-table td", has_text=CHAT).first.wait_for()
+        rows = page.locator(".nbm-table tbody tr")
+        shown = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+        assert shown == expected["id"].tolist()[:8]
+        status = page.locator(".nbm-browser").inner_text()
+        assert f"{len(expected)} model" in status
+
+        # pick the model: the detail pane shows its card
+        # (an ipywidgets Dropdown's <option> values are its labels)
+        page.locator(".nbm-model-picker select").select_option(f"{CHAT} (huggingface)")
+        detail = page.locator(".nbm-detail")
+        detail.locator("h3", has_text=CHAT).wait_for()
+        assert "text-generation" in detail.inner_text()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".jp-Cell").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "browse.png"))
