@@ -316,3 +316,11 @@ def test_importing_the_widgets_package_does_not_import_ipywidgets():
     code = "import sys, json, nbmodels.widgets; print(json.dumps('ipywidgets' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) is False
+
+
+def test_browse_stays_a_function_after_use(tmp_path):
+    import nbmodels.widgets as widgets
+
+    nbmodels.browse(_offline_catalog(tmp_path, []))
+    assert callable(widgets.browse) and widgets.browse.__name__ == "browse"
+    assert widgets.Browser.__name__ == "Browser"

@@ -1,6 +1,8 @@
 """Notebook widgets: thin ipywidgets views over the core objects.
 
-Importing this package is cheap; ipywidgets loads when a widget is built.
+Importing this package is cheap; ipywidgets loads when a widget is built. (The module is
+``browser.py``, not ``browse.py``: importing a submodule binds its name on the package, and a
+module ``browse`` would replace the function ``browse`` here after its first call.)
 
     >>> import nbmodels
     >>> nbmodels.browse(query="llama")   # last expression of a cell: the browser shows
@@ -16,7 +18,7 @@ from ..types import SupportedTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import Catalog
-    from .browse import Browser
+    from .browser import Browser
 
 __all__ = ["Browser", "browse"]
 
@@ -46,7 +48,7 @@ def browse(
     Filters take what a person types: ``min_params="1B"``, ``max_size="4GB"``.
     The browser searches once at start; change a control (or press Enter) to search again.
     """
-    from .browse import Browser
+    from .browser import Browser
 
     if catalog is None:
         from .. import catalog as catalog_module
@@ -75,7 +77,7 @@ def browse(
 
 def __getattr__(name: str) -> Any:
     if name == "Browser":
-        from .browse import Browser
+        from .browser import Browser
 
         return Browser
     raise AttributeError(f"module 'nbmodels.widgets' has no attribute {name!r}")

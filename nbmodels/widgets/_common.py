@@ -182,7 +182,7 @@ def frame_to_html(
     columns: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
     empty: str = "Nothing to show.",
-    selected: Callable[[Mapping[str, Any]], bool] | None = None,
+    selected: Callable[[Mapping[Any, Any]], bool] | None = None,
 ) -> str:
     """An escaped HTML table of ``frame`` (the columns given, readable values).
 
@@ -238,7 +238,7 @@ class PagedTable:
         self.empty = empty
         self.frame: pd.DataFrame = pd.DataFrame()
         self.page = 0
-        self.selected: Callable[[Mapping[str, Any]], bool] | None = None
+        self.selected: Callable[[Mapping[Any, Any]], bool] | None = None
         self._callbacks: list[Callable[[PagedTable], None]] = []
 
         self.html = w.HTML(layout=w.Layout(width="100%", overflow="auto"))
