@@ -131,6 +131,55 @@ def test_truncated_file_raises_a_clear_error(tmp_path: Path) -> None:
         read_gguf_info(cut)
 
 
+def test_file_cut_inside_the_weights_is_damaged(tmp_path: Path) -> None:
+    good = write_tiny_gguf(tmp_path / "good.gguf")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(good.read_bytes()[:-16])  # the header is whole, the last tensor is not
+    with pytest.raises(GGUFError, match=r"tensors need \d+ bytes but the file has"):
+        read_gguf_info(cut)
+
+
+def test_agrees_with_the_gguf_packages_own_reader(tmp_path: Path) -> None:
+    """The hand-written header walk against gguf.GGUFReader on the same file."""
+    import gguf
+
+    path = tmp_path / "typed.gguf"
+    writer = gguf.GGUFWriter(str(path), "qwen2")
+    writer.add_uint8("t.u8", 200)
+    writer.add_int8("t.i8", -5)
+    writer.add_uint16("t.u16", 60000)
+    writer.add_int16("t.i16", -300)
+    writer.add_int32("t.i32", -70000)
+    writer.add_float32("t.f32", 0.5)
+    writer.add_float64("t.f64", 1e-300)
+    writer.add_int64("t.i64", -(2**40))
+    writer.add_bool("t.bool", True)
+    writer.add_string("t.str", "héllo")
+    writer.add_array("t.strs", ["a", "bb", "ccc"])
+    writer.add_array("t.floats", [0.25, 0.5])
+    writer.add_array("t.long", list(range(1000)))
+    writer.add_token_list([f"w{i}" for i in range(500)])
+    writer.add_tensor("a", np.ones((3, 5), dtype=np.float16))
+    writer.add_tensor("b", np.ones((7,), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    info = read_gguf_info(path)
+    reader = gguf.GGUFReader(path)
+    theirs = {
+        k: f.contents()
+        for k, f in reader.fields.items()
+        if not k.startswith("GGUF.") and len(f.data) <= 64
+    }
+    assert info.metadata == theirs
+    assert info.array_lengths == {"t.long": 1000, "tokenizer.ggml.tokens": 500}
+    assert info.tensor_count == len(reader.tensors) == 2
+    assert info.parameter_count == sum(t.n_elements for t in reader.tensors) == 22
+    assert info.quantization == "F16"  # 30 bytes of F16 against 28 of F32
+
+
 @pytest.mark.parametrize("content", [b"", b"GGUF"])
 def test_empty_and_magic_only_files(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "x.gguf"
