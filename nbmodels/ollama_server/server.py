@@ -242,6 +242,7 @@ def _now_iso() -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
     server_version = "nbmodels-ollama"
 
