@@ -367,6 +367,8 @@ def ollama_dir(tmp_path: Path, shared_data: Path) -> Path:
                 return real_blobs[name]
             if kind == "template":  # Qwen's real template uses tools; a few bytes of it
                 return b"{{ if .Tools }}<tools>{{ .Tools }}</tools>{{ end }}{{ .Prompt }}"
+            if kind == "license" and name == "llama3.2:1b":
+                return b"LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nLlama 3.2 Version Release Date\n"
             if kind == "v1+json":
                 return json.dumps({"model_format": "gguf"}).encode()
             return f"stand-in for {layer.get('digest')}".encode()
@@ -398,6 +400,8 @@ def test_ollama_store(ollama_dir: Path, shared_data: Path, tmp_path: Path) -> No
     assert llama.extra["quantization"] == "Q4_K_M"
     assert llama.local_path is not None and Path(llama.local_path).read_bytes()[:4] == b"GGUF"
     assert SupportedTask.TEXT_GENERATION in llama.tasks
+    assert llama.license == "llama3.2"  # the id, from the license layer's first line
+    assert llama.extra["license_title"] == "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT"
 
     nomic = models["nomic-embed-text:latest"]
     assert nomic.extra["capabilities"] == ["embedding"]

@@ -327,7 +327,7 @@ class LocalSource(Source):
                 continue
             try:
                 models.append(self._hf_repo(repo))
-            except _Skip as exc:
+            except (_Skip, OSError) as exc:
                 log.warning("skipping %s in the Hugging Face cache: %s", repo.repo_id, exc)
         return models
 
@@ -427,8 +427,11 @@ class LocalSource(Source):
             extra["params"] = stored.params
         license_text = stored.license
         if license_text:
+            from .ollama import license_id  # the ids the ollama source gives, too
+
+            fields["license"] = license_id(license_text)
             first = next((ln.strip() for ln in license_text.splitlines() if ln.strip()), "")
-            fields["license"] = first[:80] or None
+            extra["license_title"] = first[:120]
         files = []
         for layer in stored.layers:
             digest = str(layer.get("digest", ""))
@@ -500,10 +503,13 @@ class LocalSource(Source):
 
     def _folder_model(self, folder: Path, model_id: str) -> ModelMetadata | None:
         try:
-            fields = _folder_fields(folder)
-        except _Skip as exc:
+            return self._read_folder_model(folder, model_id)
+        except (_Skip, OSError) as exc:
             log.warning("skipping model folder %s: %s", folder, exc)
             return None
+
+    def _read_folder_model(self, folder: Path, model_id: str) -> ModelMetadata | None:
+        fields = _folder_fields(folder)
         has_weights = any(
             p.suffix in (".safetensors", ".bin", ".gguf", ".pt", ".pth") for p in folder.iterdir()
         )
