@@ -248,6 +248,8 @@ def finish_frame(df: pd.DataFrame) -> pd.DataFrame:
                 df[col] = [v.tolist() if isinstance(v, np.ndarray) else v for v in series]
         if col in _STR_COLUMNS and series.dtype == object:
             df[col] = series.astype("str")
+        elif col in _INT_COLUMNS and series.dtype != "Int64":
+            df[col] = series.astype("Int64")
         elif col == "trending_score" and series.dtype == "float64":
             df[col] = series.astype("Float64")
         elif col in _TIME_COLUMNS and isinstance(series.dtype, pd.DatetimeTZDtype):
