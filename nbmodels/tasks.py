@@ -45,9 +45,12 @@ first in the result, then any further tasks the metadata declares:
 ``chat`` or ``instruct`` tags; ``instruct``/``chat``/``it``/``sft``/``dpo``/``orpo``...
 name tokens; chat families (Hermes, Dolphin, Zephyr, Vicuna, Tulu, Wizard...); a
 ``base_model`` or dataset that is instruction/chat data; Ollama ``tools``/``thinking``
-capabilities, or ``completion`` (Ollama's library tags point at instruct builds). Base
-hints (``base``, ``pt``, ``pretrained``, StarCoder, Ollama ``-text`` tags) remove it unless
-the name itself says instruct/chat.
+capabilities, or ``completion`` (Ollama's library tags point at instruct builds); a chat
+template (``chat_template=True``). Base hints (``base``, ``pt``, ``pretrained``, StarCoder,
+Ollama ``-text`` tags) and a known missing template (``chat_template=False``: a GGUF
+without ``tokenizer.chat_template``, an Ollama manifest without a template layer) remove
+it unless the name itself says instruct/chat. Mistral AI's ``-stral`` models (Codestral,
+Mathstral...) count as instruct.
 
 How the model type is decided (``classify_model_type``)
 -------------------------------------------------------
@@ -508,12 +511,12 @@ def _base_in_name(s: _Signals) -> bool:
     return bool(s.tokens & _BASE_TOKENS) or s.model.startswith(_BASE_FAMILIES)
 
 
-def _is_chat(s: _Signals) -> bool:
+def _is_chat(s: _Signals, chat_template: bool | None) -> bool:
     if _chat_in_name(s):
         return True
-    if _base_in_name(s) or "pretrained" in s.tags:
+    if _base_in_name(s) or "pretrained" in s.tags or chat_template is False:
         return False
-    if s.tags & _CHAT_TAGS or s.caps & {"tools", "thinking"}:
+    if chat_template or s.has(*_CHAT_TAGS) or s.caps & {"tools", "thinking"}:
         return True
     if "completion" in s.caps:  # Ollama's library tags point at instruct builds
         return True
@@ -533,12 +536,18 @@ def detect_tasks(
     architectures: Iterable[str] | str | None = (),
     capabilities: Iterable[str] | str | None = (),
     name: str | None = "",
+    chat_template: bool | None = None,
 ) -> tuple[SupportedTask, ...]:
     """Tasks a model supports, most important first, without duplicates.
 
     Every argument may be missing, ``None`` or oddly typed (a comma-separated string of
     tags, an unknown pipeline tag): what cannot be read is ignored. No evidence at all
     gives ``()``. The rules are in this module's docstring.
+
+    ``chat_template`` is whether the model ships a chat template (a GGUF's
+    ``tokenizer.chat_template``; ``False`` for an Ollama manifest without a template
+    layer): ``True`` counts as chat evidence, ``False`` rules chat out unless the name
+    says instruct/chat, ``None`` means unknown.
     """
     s = _Signals.build(pipeline_tag, tags, library, architectures, capabilities, name)
     found: list[SupportedTask] = []
@@ -599,7 +608,7 @@ def detect_tasks(
             found.append(T.SUMMARIZATION)
         if s.has("translation"):
             found.append(T.TRANSLATION)
-        if _is_chat(s):
+        if _is_chat(s, chat_template):
             found.append(T.CHAT)
         if "code" in s.tags or "insert" in s.caps:
             found.append(T.CODE_GENERATION)
@@ -647,6 +656,24 @@ def _as_list(tasks: Any) -> list[Any]:
         return []
 
 
+def _chat_template(extra: Any) -> bool | None:
+    """Whether ``extra`` shows a chat template: a GGUF's flag, or an Ollama template layer.
+
+    An Ollama manifest without a template layer passes prompts through raw (a base or
+    completion model); one with a template may still be a base model, so that is unknown.
+    """
+    try:
+        flag = extra.get("has_chat_template")
+        media = extra.get("media_types")
+    except AttributeError:
+        return None
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(media, list | tuple) and media:
+        return None if any(str(m).endswith(".template") for m in media) else False
+    return None
+
+
 def capabilities_from_media_types(media_types: Iterable[str] | None) -> tuple[str, ...]:
     """Ollama capabilities that a manifest's layer media types show on their own.
 
@@ -672,6 +699,7 @@ def annotate(meta: ModelMetadata, *, capabilities: Iterable[str] = ()) -> ModelM
     """
     caps = tuple(capabilities or ()) or tuple(_strings(meta.extra.get("capabilities")))
     tasks = detect_tasks(
+        chat_template=_chat_template(meta.extra),
         pipeline_tag=meta.pipeline_tag,
         tags=meta.tags,
         library=meta.library,

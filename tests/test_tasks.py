@@ -83,10 +83,12 @@ def scored(shared_data: Path) -> list[Scored]:
             tasks = detect_tasks(pipeline_tag=pipeline_tag, tags=tags, library=library, name=lb.id)
             model_type = classify_model_type(tasks, tags=tags, name=lb.id)
         else:
+            # As a source without a server sees it: name, layer media types and the
+            # capabilities those show; annotate() reads the template layer's absence.
             media = [layer["mediaType"] for layer in manifests[lb.id]["layers"]]
-            caps = capabilities_from_media_types(media)
-            tasks = detect_tasks(capabilities=caps, name=lb.id)
-            model_type = classify_model_type(tasks, name=lb.id)
+            meta = ModelMetadata(id=lb.id, source=ModelSource.OLLAMA, extra={"media_types": media})
+            meta = annotate(meta, capabilities=capabilities_from_media_types(media))
+            tasks, model_type = meta.tasks, meta.model_type
         out.append(Scored(lb, tasks, model_type))
     return out
 
@@ -458,6 +460,48 @@ def test_odd_types_are_read_where_they_can_be() -> None:
 )
 def test_capabilities_from_media_types(media_types: list[str] | None, expected: tuple) -> None:
     assert capabilities_from_media_types(media_types) == expected
+
+
+# --- chat templates -------------------------------------------------------------------
+
+
+def test_chat_template_flag() -> None:
+    completion = {"capabilities": ["completion"], "library": "gguf"}
+    assert detect_tasks(name="x", **completion) == (T.TEXT_GENERATION, T.CHAT)
+    assert detect_tasks(name="x", chat_template=False, **completion) == (T.TEXT_GENERATION,)
+    named = detect_tasks(name="x/M-Instruct", chat_template=False, **completion)
+    assert named == (T.TEXT_GENERATION, T.CHAT)
+    causal = {"architectures": ["LlamaForCausalLM"]}
+    assert detect_tasks(chat_template=True, **causal) == (T.TEXT_GENERATION, T.CHAT)
+    assert detect_tasks(name="x-base", chat_template=True, **causal) == (T.TEXT_GENERATION,)
+    assert detect_tasks(pipeline_tag="conversational") == (T.TEXT_GENERATION, T.CHAT)
+
+
+@pytest.mark.parametrize(
+    ("extra", "chat"),
+    [
+        ({"has_chat_template": False}, False),
+        ({"has_chat_template": True}, True),
+        ({"media_types": ["application/vnd.ollama.image.model"]}, False),
+        (
+            {
+                "media_types": [
+                    "application/vnd.ollama.image.model",
+                    "application/vnd.ollama.image.template",
+                ]
+            },
+            True,
+        ),
+        ({}, True),
+    ],
+)
+def test_annotate_reads_chat_template_evidence(extra: dict, chat: bool) -> None:
+    meta = ModelMetadata(
+        id="local/model.gguf", source=ModelSource.LOCAL, library="gguf", extra=extra
+    )
+    out = annotate(meta, capabilities=["completion"])
+    assert out.tasks[0] is T.TEXT_GENERATION
+    assert (T.CHAT in out.tasks) is chat
 
 
 # --- annotate -------------------------------------------------------------------------
