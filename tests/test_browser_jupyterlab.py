@@ -92,3 +92,12 @@ def test_browse_widget_searches_and_shows_details_in_jupyterlab(hub_server, tmp_
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator(".jp-Cell").first.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "browse.png"))
+
+        # the SQL tab: the default query (models per licence) runs and shows its rows
+        page.locator(".nbm-browser .lm-TabBar-tab", has_text="SQL").click()
+        page.locator(".nbm-browser button", has_text="Run SQL").click()
+        page.locator(".nbm-browser", has_text="rows").locator(
+            ".nbm-table th", has_text="license"
+        ).wait_for()
+        assert "apache-2.0" in page.locator(".nbm-browser").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "browse-sql.png"))

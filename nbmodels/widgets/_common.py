@@ -194,8 +194,17 @@ def frame_to_html(
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     labels = labels or {}
 
+    import pandas as pd
+
+    numeric = {
+        c
+        for c in cols
+        if c in _NUMERIC
+        or (pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
+    }
+
     def cls(col: str) -> str:
-        return ' class="num"' if col in _NUMERIC else ""
+        return ' class="num"' if col in numeric else ""
 
     head = "".join(f"<th{cls(c)}>{esc(labels.get(c, c))}</th>" for c in cols)
     rows = []
