@@ -1,9 +1,9 @@
 """Command line: ``python -m nbmodels`` (or ``nbmodels``).
 
-    nbmodels demo [--headless] [--offline] [--notebook PATH]   the main job (see README)
-    nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.hub)
-    nbmodels search [QUERY] [--source S] [--task T] [--limit N] a quick search, printed as a table
-    nbmodels sql "SELECT ..."                                   SQL over the catalog gathered so far
+nbmodels demo [--headless] [--offline] [--notebook PATH]   the main job (see README)
+nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.hub)
+nbmodels search [QUERY] [--source S] [--task T] [--limit N] a quick search, printed as a table
+nbmodels sql "SELECT ..."                                   SQL over the catalog gathered so far
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def _find_notebook(path: str) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise SystemExit(f"nbmodels demo: notebook {path!r} not found; run from the repository root "
-                     "or pass --notebook PATH.")
+    raise SystemExit(
+        f"nbmodels demo: notebook {path!r} not found; run from the repository root "
+        "or pass --notebook PATH."
+    )
 
 
 def run_notebook(path: Path, *, timeout: int = 900) -> int:
@@ -38,8 +40,12 @@ def run_notebook(path: Path, *, timeout: int = 900) -> int:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -59,9 +65,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.offline or not hub_reachable():
         demo = start_demo_servers(settings, port=args.port)
-        print(f"nbmodels demo: the real Hub is not used; serving {demo.description}")
-        env.update(NBMODELS_DEMO_HUB=demo.hub_url, HF_ENDPOINT=demo.hub_url,
-                   NBMODELS_HF_ENDPOINT=demo.hub_url, NBMODELS_HOME=str(settings.home / "demo"))
+        print(f"nbmodels demo: the real Hub is not used; notebooks search {demo.description}")
+        env.update(
+            NBMODELS_DEMO_HUB=demo.hub_url,
+            HF_ENDPOINT=demo.hub_url,
+            NBMODELS_HF_ENDPOINT=demo.hub_url,
+            NBMODELS_HOME=str(settings.home / "demo"),
+        )
         if demo.ollama_url:
             env.update(NBMODELS_DEMO_OLLAMA=demo.ollama_url, OLLAMA_HOST=demo.ollama_url)
     else:
@@ -98,7 +108,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from . import catalog
 
     df = catalog.search(args.query, source=args.source, task=args.task, limit=args.limit)
-    cols = [c for c in ("id", "source", "tasks", "parameters", "size_bytes", "downloads") if c in df]
+    cols = [
+        c for c in ("id", "source", "tasks", "parameters", "size_bytes", "downloads") if c in df
+    ]
     with pd.option_context("display.width", 160, "display.max_colwidth", 60):
         print(df[cols].to_string(index=False) if len(df) else "no models found")
     return 0
@@ -118,14 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["hub"]:
         return cmd_hub(argv[1:])
-    parser = argparse.ArgumentParser(prog="nbmodels", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nbmodels", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="open the discovery notebook (embedded demo hub if offline)")
-    demo.add_argument("--headless", action="store_true", help="run the notebook top to bottom and exit")
-    demo.add_argument("--offline", action="store_true", help="use the embedded demo hub even if online")
+    demo.add_argument(
+        "--headless", action="store_true", help="run the notebook top to bottom and exit"
+    )
+    demo.add_argument(
+        "--offline", action="store_true", help="use the embedded demo hub even if online"
+    )
     demo.add_argument("--notebook", default=DEFAULT_NOTEBOOK)
-    demo.add_argument("--port", type=int, default=0, help="port of the demo hub (default: any free)")
+    demo.add_argument(
+        "--port", type=int, default=0, help="port of the demo hub (default: any free)"
+    )
     demo.add_argument("--no-browser", action="store_true", help="don't open a web browser")
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("hub", help="serve a local Hub (see python -m nbmodels.hub --help)")

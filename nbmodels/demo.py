@@ -48,8 +48,8 @@ class DemoEnvironment:
     def description(self) -> str:
         if not self.is_demo:
             return f"the Hugging Face Hub at {self.hub_url}"
-        where = "started in this kernel" if self._servers else "started by `nbmodels demo`"
-        text = f"the embedded demo hub at {self.hub_url} ({where}; the real Hub is not used)"
+        where = "running in this process" if self._servers else "started by `nbmodels demo`"
+        text = f"the embedded demo hub at {self.hub_url} ({where})"
         if self.ollama_url:
             text += f", and a local Ollama API at {self.ollama_url}"
         return text
@@ -90,8 +90,9 @@ def _repo_root() -> Path | None:
     return here if (here / "notebooks").is_dir() else None
 
 
-def start_demo_servers(settings: Settings | None = None, *, port: int = 0,
-                       ollama_port: int = 0) -> DemoEnvironment:
+def start_demo_servers(
+    settings: Settings | None = None, *, port: int = 0, ollama_port: int = 0
+) -> DemoEnvironment:
     """Start the embedded demo hub and local Ollama server in this process."""
     from .hub import HubServer, build_tiny_models, find_shared_records
     from .ollama_server import OllamaServer, find_library, seed_demo_models

@@ -67,7 +67,9 @@ class Settings:
         object.__setattr__(self, "ollama_models", Path(self.ollama_models).expanduser())
         object.__setattr__(self, "hf_cache", Path(self.hf_cache).expanduser())
         object.__setattr__(self, "custom_catalogs", tuple(str(c) for c in self.custom_catalogs))
-        object.__setattr__(self, "local_paths", tuple(Path(p).expanduser() for p in self.local_paths))
+        object.__setattr__(
+            self, "local_paths", tuple(Path(p).expanduser() for p in self.local_paths)
+        )
         object.__setattr__(self, "hf_endpoint", self.hf_endpoint.rstrip("/"))
         object.__setattr__(self, "ollama_host", _normalize_host(self.ollama_host))
         if not self.hf_endpoint.startswith(("http://", "https://")):

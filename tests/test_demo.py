@@ -1,0 +1,95 @@
+"""The offline demo: ensure_hub() and the `nbmodels demo --headless` main job."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nbmodels
+from nbmodels import catalog, demo
+
+REPO = Path(__file__).resolve().parents[1]
+_POINTED = ("NBMODELS_HF_ENDPOINT", "HF_ENDPOINT", "OLLAMA_HOST", "NBMODELS_HOME")
+
+
+@pytest.fixture
+def restore_kernel_state(monkeypatch):
+    """ensure_hub() points this process at the demo: undo that after the test."""
+    import huggingface_hub.constants as hfc
+
+    for var in _POINTED:
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+    monkeypatch.setattr(hfc, "ENDPOINT", hfc.ENDPOINT)
+    monkeypatch.setattr(hfc, "HUGGINGFACE_CO_URL_TEMPLATE", hfc.HUGGINGFACE_CO_URL_TEMPLATE)
+    yield
+    catalog.set_default_catalog(None)
+
+
+@pytest.mark.slow
+def test_ensure_hub_starts_the_embedded_demo_and_points_search_at_it(
+    monkeypatch, restore_kernel_state
+):
+    monkeypatch.setenv("NBMODELS_DEMO", "1")
+    env = demo.ensure_hub()
+    try:
+        assert env.is_demo and env.hub_url.startswith("http://127.0.0.1:")
+        assert "embedded demo hub" in repr(env)
+        assert os.environ["HF_ENDPOINT"] == env.hub_url
+        assert demo.ensure_hub() is env  # one set of servers per process
+        df = nbmodels.search("tiny-llama", source="huggingface", limit=5)
+        assert "nbmodels-demo/tiny-llama-chat" in set(df["id"])
+        assert nbmodels.get_source("ollama").is_running()
+        # the catalog lives apart from a real one
+        assert catalog.default_catalog().path.is_relative_to(Path(os.environ["NBMODELS_HOME"]))
+        assert os.environ["NBMODELS_HOME"].endswith("demo")
+    finally:
+        env.close()
+    assert not demo.hub_reachable(env.hub_url, timeout=1)
+
+
+def test_explicit_endpoint_is_used_as_is(monkeypatch, restore_kernel_state):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    env = demo.ensure_hub()
+    assert env.hub_url == "http://127.0.0.1:9" and not env.is_demo
+    assert "Hugging Face Hub at http://127.0.0.1:9" in repr(env)
+
+
+@pytest.mark.slow
+def test_cli_demo_headless_runs_the_discovery_notebook(tmp_path):
+    env = {**os.environ, "NBMODELS_HOME": str(tmp_path / "home")}
+    for var in ("HF_ENDPOINT", "OLLAMA_HOST"):
+        env.pop(var, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbmodels", "demo", "--headless", "--offline"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "01-discover.ipynb" in proc.stdout and "without error" in proc.stdout
+
+
+def test_cli_demo_fails_cleanly_on_a_missing_notebook(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbmodels",
+            "demo",
+            "--headless",
+            "--offline",
+            "--notebook",
+            "nope.ipynb",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and "not found" in proc.stderr
