@@ -598,9 +598,10 @@ def files_html(files: tuple[FileInfo, ...], *, limit: int = 40) -> str:
         {"file": [f.path for f in files[:limit]], "size_bytes": [f.size for f in files[:limit]]}
     )
     more = len(files) - limit
+    plural = "s" if len(files) != 1 else ""
     tail = f'<div class="nbm-muted">… and {more} more files</div>' if more > 0 else ""
     return (
-        f"<div><b>Files</b> <span class='nbm-muted'>({len(files)}{total})</span></div>"
+        f"<div><b>Files</b> <span class='nbm-muted'>({len(files)} file{plural}{total})</span></div>"
         + frame_to_html(frame, labels={"size_bytes": "size"})
         + tail
     )
