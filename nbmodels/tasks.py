@@ -24,7 +24,8 @@ first in the result, then any further tasks the metadata declares:
    ``any-to-any``, VQA, Ollama ``vision``, projector layers, ``-VL``/``vision`` names) ->
    ``multimodal-reasoning``, ``image-captioning`` (image input), ``text-generation``, plus
    ``audio-transcription`` / ``audio-generation`` / ``image-generation`` when declared.
-   A plain ``image-to-text`` captioner only gets ``image-captioning``.
+   A plain ``image-to-text`` captioner only gets ``image-captioning``. (Image
+   classifiers, detectors and fill-mask encoders match no task of the seed's list: ``()``.)
 4. **image generation** (``text-to-image``, ``image-to-image``, diffusers), **speech**
    (``automatic-speech-recognition``, Whisper; ``text-to-speech``) and **translation**
    (``translation`` tag, Marian/NLLB/M2M, translation LLMs such as Tower).
@@ -150,6 +151,10 @@ _LLM_NAME_PREFIXES = (
     "mathstral", "magistral", "cogito", "tulu", "stablelm", "openhermes", "neural-chat",
     "grok", "guanaco",
 )  # fmt: skip
+# Short prefixes ("opt", "phi", "yi") only count as a whole token or before a digit.
+_LLM_NAME = re.compile(
+    "^(?:" + "|".join(p if len(p) >= 4 else rf"{p}(?:\d|$)" for p in _LLM_NAME_PREFIXES) + ")"
+)
 _ENCODER_FAMILIES = {
     "bert", "roberta", "xlm-roberta", "xlmroberta", "mpnet", "distilbert", "deberta",
     "deberta-v2", "debertav2", "electra", "albert", "camembert", "nomic_bert", "nomicbert",
@@ -177,6 +182,7 @@ _VISION_ARCH = re.compile(
     r"|imagetexttotext|vision2seq|pixtral|minicpmv|gemma3forconditionalgeneration|gemma3n"
     r"|omni|^aria|smolvlm"
 )
+_AUDIO_LLM_ARCH = r"audio.*forconditionalgeneration|omni"
 _CODE_TOKEN = re.compile(
     r"^(?:code|starcoder|santacoder|codestral|devstral|sql|nsql)|code[rs]?\d*$"
 )
@@ -339,10 +345,10 @@ def _llm_family(s: _Signals) -> bool:
     if s.tags & _LLM_FAMILY_TAGS:
         return True
     head = s.model.split(":", 1)[0]
-    if head.startswith(_LLM_NAME_PREFIXES) or "llm" in s.tokens:
+    if _LLM_NAME.match(head) or "llm" in s.tokens:
         return True
     names = [*s.tokens, *(b.rsplit("/", 1)[-1] for b in s.base_models)]
-    return any(n.startswith(_LLM_NAME_PREFIXES) for n in names)
+    return any(_LLM_NAME.match(n) for n in names)
 
 
 def _is_headless_llm(s: _Signals) -> bool:
@@ -393,13 +399,15 @@ def _ollama_vision_family(s: _Signals) -> bool:
 
 
 def _audio_input(s: _Signals) -> bool:
-    return s.has("automatic-speech-recognition", "audio-text-to-text", "audio") or bool(
-        re.search(r"omni|whisper|audio", s.model)
+    return (
+        s.has("automatic-speech-recognition", "audio-text-to-text", "audio")
+        or bool(re.search(r"omni|whisper|audio", s.model))
+        or s.arch(_AUDIO_LLM_ARCH)
     )
 
 
 def _is_multimodal(s: _Signals) -> bool:
-    if s.has(*_VLM_PIPELINES) or "vision" in s.caps:
+    if s.has(*_VLM_PIPELINES) or "vision" in s.caps or s.arch(_AUDIO_LLM_ARCH):
         return True
     if s.pipeline == "image-to-text":
         return s.has("image-text-to-text") or _llm_family(s)

@@ -228,6 +228,36 @@ def test_every_labelled_type_is_mostly_found(scored: list[Scored]) -> None:
             [T.MULTIMODAL_REASONING, T.IMAGE_CAPTIONING, T.TEXT_GENERATION],
         ),
         ({"architectures": ["Qwen2Model"], "name": "acme/qwen-sft"}, [T.TEXT_GENERATION, T.CHAT]),
+        (
+            {
+                "pipeline_tag": "translation",
+                "name": "facebook/nllb-200-distilled-600M",
+                "tags": ["m2m_100"],
+            },
+            [T.TRANSLATION, T.TEXT_GENERATION],
+        ),
+        (
+            {
+                "pipeline_tag": "summarization",
+                "name": "sshleifer/distilbart-cnn-12-6",
+                "tags": ["bart"],
+            },
+            [T.SUMMARIZATION, T.TEXT_GENERATION],
+        ),
+        (
+            {"pipeline_tag": "text-classification", "name": "cross-encoder/ms-marco-MiniLM-L-6-v2"},
+            [T.TEXT_CLASSIFICATION],
+        ),
+        (
+            {"pipeline_tag": "audio-text-to-text", "name": "Qwen/Qwen2-Audio-7B-Instruct"},
+            [T.MULTIMODAL_REASONING, T.AUDIO_TRANSCRIPTION, T.TEXT_GENERATION, T.CHAT],
+        ),
+        (
+            {"architectures": ["Qwen2AudioForConditionalGeneration"]},
+            [T.MULTIMODAL_REASONING, T.AUDIO_TRANSCRIPTION, T.TEXT_GENERATION],
+        ),
+        ({"pipeline_tag": "image-classification", "library": "timm"}, []),
+        ({"pipeline_tag": "fill-mask", "tags": ["bert"]}, []),
         # libraries
         ({"library": "sentence-transformers"}, [T.EMBEDDING]),
         ({"library": "open_clip"}, [T.EMBEDDING]),
