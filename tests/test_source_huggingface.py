@@ -32,6 +32,7 @@ from nbmodels.sources import get_source
 from nbmodels.sources.huggingface import (
     HUB_TASK_FILTERS,
     HuggingFaceSource,
+    hub_error,
     summarize_card,
     to_metadata,
 )
@@ -471,7 +472,37 @@ def test_gated_repo_gives_metadata_and_reads_the_card_only_with_a_token(
     assert resolves and all(r.status == 200 for r in resolves)
 
 
-@pytest.mark.timeout(30)  # the client's own retries would take ~23 s per call
+def test_hub_error_for_real_download_errors(hub_server: HubServer, tmp_path: Path) -> None:
+    api = HfApi(endpoint=hub_server.url, token=False)
+
+    def error_of(repo_id: str, filename: str, **kwargs: Any) -> BaseException:
+        with pytest.raises(Exception) as info:
+            api.hf_hub_download(repo_id, filename, cache_dir=tmp_path, **kwargs)
+        return info.value
+
+    gated = hub_error(
+        error_of(GATED_REPO, "config.json"), endpoint=hub_server.url, repo_id=GATED_REPO
+    )
+    assert isinstance(gated, ModelNotFoundError)
+    assert "gated" in str(gated) and "accept its licence" in str(gated)
+    assert "HF_TOKEN" in str(gated) and f"{hub_server.url}/{GATED_REPO}" in str(gated)
+
+    missing = hub_error(error_of(CHAT, "nope.bin"), endpoint=hub_server.url, repo_id=CHAT)
+    assert isinstance(missing, ModelNotFoundError) and "no such file" in str(missing)
+
+    revision = hub_error(
+        error_of(CHAT, "config.json", revision="nope"),
+        endpoint=hub_server.url,
+        repo_id=CHAT,
+        revision="nope",
+    )
+    assert isinstance(revision, ModelNotFoundError) and "'nope'" in str(revision)
+
+    with pytest.raises(ZeroDivisionError):  # not a Hub answer: a bug, passed on as it is
+        hub_error(ZeroDivisionError(), endpoint=hub_server.url)
+
+
+@pytest.mark.timeout(15)  # the client's own retries would take ~23 s per call
 def test_unreachable_endpoint(settings: Settings) -> None:
     dead = _dead_endpoint()
     hf = HuggingFaceSource(settings, endpoint=dead)

@@ -34,6 +34,7 @@ from huggingface_hub.errors import (
     HfHubHTTPError,
     HFValidationError,
     OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
@@ -51,7 +52,15 @@ from ..tasks import annotate
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from .base import SORT_KEYS, Source
 
-__all__ = ["HUB_TASK_FILTERS", "HuggingFaceSource", "to_metadata"]
+__all__ = [
+    "CLIENT_SORT_POOL",
+    "HUB_TASK_FILTERS",
+    "HuggingFaceSource",
+    "hub_error",
+    "sort_models",
+    "summarize_card",
+    "to_metadata",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -351,64 +360,91 @@ class HuggingFaceSource(Source):
     def _map_error(
         self, err: BaseException, *, repo_id: str | None = None, revision: str | None = None
     ) -> NBModelsError:
-        """The nbmodels error for a library error, with what to do next (never the token)."""
-        if isinstance(err, NBModelsError):
-            return err
-        where = self.endpoint
-        if isinstance(err, HFValidationError):
-            return _invalid_id(repo_id or "")
-        if isinstance(err, GatedRepoError):
-            return ModelNotFoundError(
-                f"{repo_id!r} on {where} is gated: accept its licence on {where}/{repo_id} "
-                "while logged in, then set HF_TOKEN to a token of that account."
-            )
-        if isinstance(err, RevisionNotFoundError):
-            return ModelNotFoundError(
-                f"{repo_id!r} on {where} has no revision {revision!r}. Use a branch, tag or "
-                "commit that exists, or leave revision unset for 'main'."
-            )
-        if isinstance(err, (RepositoryNotFoundError, DisabledRepoError)):
-            return ModelNotFoundError(
-                f"No model {repo_id!r} on {where}. Check the id (search for it first), "
-                "or set HF_TOKEN if the model is private or gated."
-            )
-        if isinstance(err, OfflineModeIsEnabled):
-            return HubUnreachableError(
-                f"Cannot reach the Hugging Face Hub at {where}: huggingface_hub is in offline "
-                "mode (HF_HUB_OFFLINE was set when it was imported). Restart without it, or "
-                "work offline with local and cached models."
-            )
-        if isinstance(err, BadRequestError):
-            return ConfigurationError(
-                f"The Hub at {where} rejected the request: {self._scrub(_short(err))}. "
-                "Check the search filters and sort."
-            )
-        if isinstance(err, HfHubHTTPError):
-            status = err.response.status_code if err.response is not None else "?"
-            hint = (
-                "set HF_TOKEN to a valid token"
-                if status in (401, 403)
-                else "try again later, set HF_ENDPOINT to another Hub, or work offline"
-            )
-            return HubUnreachableError(
-                f"The Hugging Face Hub at {where} answered with HTTP {status}: {hint}."
-            )
-        if isinstance(err, (httpx2.RequestError, ConnectionError, TimeoutError, OSError)):
-            return HubUnreachableError(
-                f"Cannot reach the Hugging Face Hub at {where}: {self._scrub(_short(err))}. "
-                "Check the network, set HF_ENDPOINT (or NBMODELS_HF_ENDPOINT) to a Hub that "
-                "answers, or work offline (NBMODELS_OFFLINE=1) with local and cached models."
-            )
-        if isinstance(err, json.JSONDecodeError):
-            return HubUnreachableError(
-                f"{where} answered, but not like a Hugging Face Hub (the reply is not JSON). "
-                "Set HF_ENDPOINT to the Hub's base URL, e.g. https://huggingface.co."
-            )
-        raise err  # a bug of ours or of the library: let it surface as it is
+        return hub_error(
+            err,
+            endpoint=self.endpoint,
+            repo_id=repo_id,
+            revision=revision,
+            token=self.settings.hf_token,
+        )
 
-    def _scrub(self, text: str) -> str:
-        token = self.settings.hf_token
+
+def hub_error(
+    err: BaseException,
+    *,
+    endpoint: str,
+    repo_id: str | None = None,
+    revision: str | None = None,
+    token: str | None = None,
+) -> NBModelsError:
+    """The nbmodels error for an error of ``huggingface_hub`` (or its HTTP client), with a
+    message that says what to do next. ``token`` is scrubbed from any text passed on.
+
+    Unknown exception types are re-raised as they are: they are bugs, not Hub answers.
+    """
+    if isinstance(err, NBModelsError):
+        return err
+    where = endpoint.rstrip("/")
+
+    def detail() -> str:
+        text = _short(err)
         return text.replace(token, "<token>") if token else text
+
+    if isinstance(err, HFValidationError):
+        return _invalid_id(repo_id or "")
+    if isinstance(err, GatedRepoError):
+        return ModelNotFoundError(
+            f"{repo_id!r} on {where} is gated: accept its licence on {where}/{repo_id} "
+            "while logged in, then set HF_TOKEN to a token of that account."
+        )
+    if isinstance(err, RevisionNotFoundError):
+        return ModelNotFoundError(
+            f"{repo_id!r} on {where} has no revision {revision!r}. Use a branch, tag or "
+            "commit that exists, or leave revision unset for 'main'."
+        )
+    if isinstance(err, (RepositoryNotFoundError, DisabledRepoError)):
+        return ModelNotFoundError(
+            f"No model {repo_id!r} on {where}. Check the id (search for it first), "
+            "or set HF_TOKEN if the model is private or gated."
+        )
+    if isinstance(err, RemoteEntryNotFoundError):
+        return ModelNotFoundError(
+            f"{repo_id!r} on {where} has no such file ({detail()}). Check the file name "
+            "against the files model_info() lists."
+        )
+    if isinstance(err, OfflineModeIsEnabled):
+        return HubUnreachableError(
+            f"Cannot reach the Hugging Face Hub at {where}: huggingface_hub is in offline "
+            "mode (HF_HUB_OFFLINE was set when it was imported). Restart without it, or "
+            "work offline with local and cached models."
+        )
+    if isinstance(err, BadRequestError):
+        return ConfigurationError(
+            f"The Hub at {where} rejected the request: {detail()}. "
+            "Check the search filters and sort."
+        )
+    if isinstance(err, HfHubHTTPError):
+        status = err.response.status_code if err.response is not None else "?"
+        hint = (
+            "set HF_TOKEN to a valid token"
+            if status in (401, 403)
+            else "try again later, set HF_ENDPOINT to another Hub, or work offline"
+        )
+        return HubUnreachableError(
+            f"The Hugging Face Hub at {where} answered with HTTP {status}: {hint}."
+        )
+    if isinstance(err, (httpx2.RequestError, ConnectionError, TimeoutError, OSError)):
+        return HubUnreachableError(
+            f"Cannot reach the Hugging Face Hub at {where}: {detail()}. "
+            "Check the network, set HF_ENDPOINT (or NBMODELS_HF_ENDPOINT) to a Hub that "
+            "answers, or work offline (NBMODELS_OFFLINE=1) with local and cached models."
+        )
+    if isinstance(err, json.JSONDecodeError):
+        return HubUnreachableError(
+            f"{where} answered, but not like a Hugging Face Hub (the reply is not JSON). "
+            "Set HF_ENDPOINT to the Hub's base URL, e.g. https://huggingface.co."
+        )
+    raise err  # a bug of ours or of the library: let it surface as it is
 
 
 def _invalid_id(model_id: str) -> InvalidModelIdError:
