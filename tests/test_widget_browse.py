@@ -164,7 +164,9 @@ def test_bad_size_or_params_text_is_a_message_not_a_traceback(catalog):
     assert text.startswith("max size: Cannot read 'four gigs' as a size") and "500MB" in text
     assert 'class="nbm-error"' in b.status.value and "four gigs" in b.status.value
     assert b.results["key"].tolist() == before  # the last good results stay
+    assert "nbm-invalid" in b.max_size_box._dom_classes  # the box to fix is marked
     b.max_size_box.value = "4GB"
+    assert "nbm-invalid" not in b.max_size_box._dom_classes
     b.min_params_box.value = "seven billion"
     assert b.messages[0][0] == "error" and b.messages[0][1].startswith("min params:")
     b.min_params_box.value = ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,9 @@ TABLE_CSS = """
 .nbm-table td { padding: 3px 8px; border-bottom: 1px solid var(--jp-border-color2, #e0e0e0);
   vertical-align: top; max-width: 28em; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
+.nbm-table td.c-tasks { max-width: 14em; }
+.nbm-table td.c-id { max-width: 24em; }
+.nbm-invalid input { border-color: #c62828 !important; }
 .nbm-table td.num, .nbm-table th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .nbm-table tr:hover td { background: var(--jp-layout-color2, #f6f8fa); }
 .nbm-table tr.nbm-selected td { background: var(--jp-brand-color3, #d8ecff); }
@@ -203,8 +207,9 @@ def frame_to_html(
         or (pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
     }
 
-    def cls(col: str) -> str:
-        return ' class="num"' if col in numeric else ""
+    def cls(col: str) -> str:  # "c-<column>" lets the CSS size columns (tasks, id) apart
+        name = re.sub(r"[^a-z0-9_-]", "", str(col).lower())
+        return f' class="c-{name}{" num" if col in numeric else ""}"'
 
     head = "".join(f"<th{cls(c)}>{esc(labels.get(c, c))}</th>" for c in cols)
     rows = []

@@ -359,9 +359,12 @@ class Browser:
 
         def parsed(box: w.Text, parse: Callable[[str], int | None], label: str) -> int | None:
             try:
-                return parse(box.value)
+                value = parse(box.value)
             except ConfigurationError as exc:
+                box.add_class("nbm-invalid")  # a red border on the box to fix
                 raise ConfigurationError(f"{label}: {exc}") from None
+            box.remove_class("nbm-invalid")
+            return value
 
         return {
             "query": self.search_box.value.strip() or None,
@@ -431,7 +434,8 @@ class Browser:
         self.selected = meta
         self.detail.value = render_details(meta)
         self.table.render()  # highlight the row
-        self._set_status([("info", f"{model_id}: {len(meta.files)} files")])
+        files = f", {len(meta.files)} files" if meta.files else ""
+        self._set_status([("info", f"Details of {model_id}{files}")])
         return meta
 
     @_guarded
