@@ -517,6 +517,14 @@ def test_unreachable_endpoint(settings: Settings) -> None:
         hf.popular(5)
 
 
+def test_an_endpoint_that_is_not_a_hub(settings: Settings, hub_server: HubServer) -> None:
+    hf = HuggingFaceSource(settings, endpoint=f"{hub_server.url}/not-a-hub")
+    assert hf.is_available() is False
+    with pytest.raises(HubUnreachableError, match="HTTP 404") as info:
+        hf.search("llama")
+    assert "base URL" in str(info.value)
+
+
 def test_offline_mode_makes_no_request(settings: Settings, hub_server: HubServer) -> None:
     hf = HuggingFaceSource(settings.with_(offline=True))
     start = len(hub_server.requests)

@@ -205,9 +205,15 @@ class HuggingFaceSource(Source):
         if self._reachable_at is not None and now - self._reachable_at < _PROBE_TTL:
             return
         try:
-            self._probe(timeout=self.settings.timeout)
+            response = self._probe(timeout=self.settings.timeout)
         except Exception as err:  # every failure becomes one of ours
             raise self._map_error(err) from None
+        if response.status_code >= 500:  # list_models() would retry these with sleeps too
+            raise HubUnreachableError(
+                f"The Hugging Face Hub at {self.endpoint} answered with HTTP "
+                f"{response.status_code}: try again later, set HF_ENDPOINT to another Hub, "
+                "or work offline."
+            )
         self._reachable_at = now
 
     # -- search -----------------------------------------------------------------------------
@@ -425,11 +431,12 @@ def hub_error(
         )
     if isinstance(err, HfHubHTTPError):
         status = err.response.status_code if err.response is not None else "?"
-        hint = (
-            "set HF_TOKEN to a valid token"
-            if status in (401, 403)
-            else "try again later, set HF_ENDPOINT to another Hub, or work offline"
-        )
+        if status in (401, 403):
+            hint = "set HF_TOKEN to a valid token"
+        elif status == 404:
+            hint = "set HF_ENDPOINT to the base URL of a Hub, e.g. https://huggingface.co"
+        else:
+            hint = "try again later, set HF_ENDPOINT to another Hub, or work offline"
         return HubUnreachableError(
             f"The Hugging Face Hub at {where} answered with HTTP {status}: {hint}."
         )
