@@ -412,3 +412,12 @@ def test_command_line_serves_until_stopped(tiny_models, shared_data):
         finally:
             proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_command_line_reports_a_missing_records_file(tmp_path):
+    cmd = [sys.executable, "-m", "nbmodels.hub", "--no-tiny-models", "--repos", str(tmp_path)]
+    out = subprocess.run(
+        [*cmd, "--records", str(tmp_path / "nope.parquet")], capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "nope.parquet does not exist" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -53,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    done = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # before the URL is printed: whoever reads it may stop the server at once
+        previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        return _serve(args, done)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(args: argparse.Namespace, done: threading.Event) -> int:
     repos = args.repos or Settings.from_env().home / "demo-models"
     try:
         if not args.no_tiny_models:
@@ -64,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         hub.start()
     except (NBModelsError, OSError) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     n_repos = len(hub.store.repo_ids())
     n_records = len(hub.all_records()) - n_repos
@@ -72,8 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     if records is None:
         print("(no hub-models.parquet found: pass --records or set NBMODELS_HUB_RECORDS)")
     print(f"export HF_ENDPOINT={hub.url}", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         done.wait()
     except KeyboardInterrupt:

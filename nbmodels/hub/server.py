@@ -26,6 +26,7 @@ import mimetypes
 import re
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,7 @@ from .repos import RepoFile, RepoStore, Revision
 __all__ = ["HubServer", "RequestRecord"]
 
 _CHUNK = 256 * 1024
+_LOG_SIZE = 100_000  # requests remembered; a demo server may run for days
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -98,7 +100,7 @@ class HubServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._served: dict[tuple[str, str, bool], dict[str, Any]] = {}
-        self._log: list[RequestRecord] = []
+        self._log: deque[RequestRecord] = deque(maxlen=_LOG_SIZE)
         self._log_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class HubServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """The requests answered so far, oldest first (a copy)."""
+        """The requests answered so far (the last 100,000), oldest first (a copy)."""
         with self._log_lock:
             return list(self._log)
 
