@@ -424,3 +424,16 @@ def test_model_info(team: CustomSource) -> None:
         team.model_info("team/coder-7")
     assert str(DATA / "team.json") in str(excinfo.value)
     assert isinstance(excinfo.value, KeyError)
+
+
+def test_explicit_tasks_win_over_detection(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    rows = [
+        {"id": "a/guard-chat", "tasks": "text-classification", "pipeline_tag": "text-generation"},
+        {"id": "a/guard-chat-2", "pipeline_tag": "text-generation", "tags": "conversational"},
+    ]
+    path.write_text(json.dumps(rows))
+    explicit, detected = CustomSource(path).models()
+    assert explicit.tasks == (SupportedTask.TEXT_CLASSIFICATION,)
+    assert explicit.model_type is ModelType.SPECIALIZED_MODEL
+    assert SupportedTask.TEXT_GENERATION in detected.tasks  # no tasks column: detected

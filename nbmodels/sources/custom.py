@@ -253,7 +253,7 @@ def _text(value: object) -> str:
 def _one_line(value: object) -> str:
     text = _text(value)
     if not text or any(c in text for c in "\r\n\t\x00"):
-        raise ValueError("is not a usable id (empty, or with tabs/line breaks)")
+        raise ValueError("is not one line of text (empty, or with tabs/line breaks)")
     return text
 
 
@@ -266,7 +266,8 @@ def _string_list(value: object) -> tuple[str, ...]:
             except ValueError:
                 value = text.strip("[]")
         if isinstance(value, str):
-            return tuple(p.strip().strip("'\"") for p in re.split(r"[,;|]", value) if p.strip())
+            words = (p.strip().strip("'\"") for p in re.split(r"[,;|]", value))
+            return tuple(dict.fromkeys(w for w in words if w))
     if isinstance(value, list | tuple):
         items = []
         for item in value:
@@ -288,8 +289,10 @@ def _task_list(value: object) -> tuple[SupportedTask, ...]:
             pass
         mapped = detect_tasks(pipeline_tag=word)  # a Hub pipeline tag, e.g. feature-extraction
         if not mapped:
-            choices = ", ".join(t.value for t in SupportedTask)
-            raise ValueError(f"has unknown task {word!r} (known: {choices})")
+            raise ValueError(
+                f"has unknown task {word!r} (use SupportedTask values such as "
+                "text-generation, chat, embedding, or Hub pipeline tags)"
+            )
         found += mapped
     return tuple(dict.fromkeys(found))
 
