@@ -486,3 +486,18 @@ def test_defaults_come_from_settings(models_dir: Path, tmp_path: Path) -> None:
     assert empty.search() == []
     with pytest.raises(ModelNotFoundError, match="NBMODELS_LOCAL_PATHS"):
         empty.model_info("anything")
+
+
+def test_gguf_only_repo_in_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    gguf_bytes = write_tiny_gguf(tmp_path / "q.gguf", parameter_count=494_032_768).read_bytes()
+    card = b"---\nlicense: apache-2.0\nbase_model: Qwen/Qwen2.5-0.5B-Instruct\n---\n"
+    lay_out_cache_repo(
+        cache,
+        "someone/Qwen2.5-0.5B-Instruct-GGUF",
+        {"qwen2.5-0.5b-instruct-q4_k_m.gguf": gguf_bytes, "README.md": card},
+    )
+    [meta] = nowhere(tmp_path, hf_cache=cache).scan()
+    assert (meta.parameters, meta.architectures, meta.library) == (494_032_768, ("llama",), "gguf")
+    assert meta.license == "apache-2.0" and meta.config_path is None
+    assert meta.extra["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct"
