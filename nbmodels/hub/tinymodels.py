@@ -17,12 +17,13 @@ half-written model behind. torch, transformers and tokenizers are imported insid
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,13 @@ def _build_cached(dest: Path, repo_id: str, builder: Callable[[Path], None]) -> 
         (tmp / ".gitattributes").write_text(_GITATTRIBUTES)
         stamp = {"version": TINY_MODELS_VERSION, "repo_id": repo_id}
         (tmp / STAMP_NAME).write_text(json.dumps(stamp) + "\n")
-        if folder.exists():  # an outdated build: replace it
-            shutil.rmtree(folder)
+        if _is_current(folder):  # another process finished first: keep its build
+            return folder
+        if folder.exists():  # an outdated build: move it aside in one step, then delete it
+            old = folder.parent / f".{folder.name}-outdated-{uuid.uuid4().hex}"
+            with contextlib.suppress(OSError):
+                os.replace(folder, old)
+            shutil.rmtree(old, ignore_errors=True)
         try:
             os.replace(tmp, folder)
         except OSError:  # another process renamed its own build in first
@@ -119,7 +125,7 @@ def _build_cached(dest: Path, repo_id: str, builder: Callable[[Path], None]) -> 
     return folder
 
 
-@contextmanager
+@contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """No "Writing model shards" progress bars while building."""
     from transformers.utils import logging
