@@ -421,3 +421,9 @@ def test_command_line_reports_a_missing_records_file(tmp_path):
     )
     assert out.returncode == 1 and "nope.parquet does not exist" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_request_text_cannot_inject_headers(hub_server):
+    r = httpx.get(f"{hub_server.url}/api/models/a%0d%0aX-Evil:%201/b\u00e9")
+    assert (r.status_code, r.headers["X-Error-Code"]) == (404, "RepoNotFound")
+    assert "x-evil" not in r.headers and "\\xe9" in r.headers["X-Error-Message"]

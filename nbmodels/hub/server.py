@@ -26,6 +26,7 @@ import mimetypes
 import re
 import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -254,11 +255,16 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["X-Repo-Commit"] = err.commit
             self._send_json(err.status, {"error": err.message}, head=head, headers=headers)
         except QueryError as err:
-            self._send_json(
-                400, {"error": str(err)}, head=head, headers={"X-Error-Message": str(err)}
-            )
+            headers = {"X-Error-Message": _header_safe(str(err))}
+            self._send_json(400, {"error": str(err)}, head=head, headers=headers)
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            pass  # the client went away
+        except Exception:  # a bug here: answer 500 rather than drop the connection
+            traceback.print_exc(file=sys.stderr)
+            message = "Internal error of the local hub (traceback on its stderr)."
+            self._send_json(
+                500, {"error": message}, head=head, headers={"X-Error-Message": message}
+            )
 
     def _send_json(
         self, status: int, data: Any, *, head: bool, headers: dict[str, str] | None = None
@@ -291,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:2] == ["api", "models"]:
             rest = parts[2:] if parts[2:] != [""] else []
             if not rest:
-                return self._list_models(params, split.path, head=head)
+                return self._list_models(params, head=head)
             return self._model_api(rest, params, head=head)
         if parts[:2] in (["api", "datasets"], ["api", "spaces"]) or parts[0] in (
             "datasets",
@@ -391,7 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send_json(200, body, head=head)
 
-    def _list_models(self, params: dict[str, list[str]], path: str, *, head: bool) -> None:
+    def _list_models(self, params: dict[str, list[str]], *, head: bool) -> None:
         query = ModelQuery.parse(params)
         found = query.run(self.hub.all_records())
         size = min(query.limit or self.hub.page_size, self.hub.page_size)
