@@ -193,6 +193,17 @@ def test_list_repo_tree(api, hub_server):
     assert sum("/tree/" in r.path for r in hub_server.requests) == 2  # followed one Link
 
 
+def test_paths_info(api):
+    found = api.get_paths_info(EMBEDDER, ["1_Pooling", "model.safetensors", "missing.txt"])
+    assert [(type(e).__name__, e.path) for e in found] == [
+        ("RepoFolder", "1_Pooling"),
+        ("RepoFile", "model.safetensors"),
+    ]
+    assert found[1].lfs is not None and found[1].size == found[1].lfs.size
+    with pytest.raises(RevisionNotFoundError):
+        api.get_paths_info(EMBEDDER, ["modules.json"], revision="nope")
+
+
 def test_refs_and_revisions(api, hub_endpoint):
     refs = api.list_repo_refs(REVISIONS_REPO)
     branches = {b.name: b.target_commit for b in refs.branches}

@@ -126,6 +126,16 @@ class Revision:
                 entries.append(_tree_file(f))
         return sorted(entries, key=lambda e: e["path"])
 
+    def entry(self, path: str) -> dict[str, Any] | None:
+        """The tree entry of one file or folder (as ``paths-info`` sends it); None if absent."""
+        path = path.strip("/")
+        file = self.file(path)
+        if file is not None:
+            return _tree_file(file)
+        if path and path in self.directories():
+            return {"type": "directory", "path": path, "oid": self._dir_oid(path)}
+        return None
+
     def _dir_oid(self, folder: str) -> str:
         inside = "".join(
             f"{f.path} {f.blob_id}\n" for f in self.files if f.path.startswith(folder + "/")

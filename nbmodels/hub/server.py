@@ -7,7 +7,7 @@ for search, the real records of ``hub-models.parquet``, following the contract i
 - ``GET /api/models`` (search, author, filter, pipeline_tag, library, gated, num_parameters,
   sort/direction, limit, full, cardData, config, expand; paged by ``Link: <...>; rel="next"``);
 - ``GET /api/models/{id}``, ``.../revision/{rev}`` (``?blobs=true``), ``.../tree/{rev}[/{path}]``
-  (paged), ``.../refs``;
+  (paged), ``.../refs``; ``POST .../paths-info/{rev}``;
 - ``HEAD``/``GET /{id}/resolve/{rev}/{path}`` with ``ETag``, ``X-Repo-Commit``, ranges;
 - errors carry ``X-Error-Code``: RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo.
 
@@ -28,7 +28,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -240,13 +240,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self._send_json(404, {"error": "This local hub is read-only."}, head=False)
+        body = self.rfile.read(length) if length else b""
+        parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
+        # POST /api/models/{org}/{name}/paths-info/{rev}, form-encoded paths (get_paths_info)
+        if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] == "paths-info":
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            self._dispatch(head=False, route=lambda: self._paths_info(parts, form))
+        else:
+            message = "This local hub is read-only: it answers GET and HEAD."
+            self._send_json(405, {"error": message}, head=False, headers={"Allow": "GET, HEAD"})
 
-    def _dispatch(self, *, head: bool) -> None:
+    def _paths_info(self, parts: list[str], form: dict[str, list[str]]) -> None:
+        repo_id, rev = f"{parts[2]}/{parts[3]}", parts[5]
+        if not self.hub.store.exists(repo_id) and self._record_at(repo_id, rev) is not None:
+            return self._send_json(200, [], head=False)  # a real record: no files served here
+        revision = self._revision(repo_id, rev)
+        entries = [revision.entry(path) for path in form.get("paths", [])]
+        self._send_json(200, [e for e in entries if e is not None], head=False)
+
+    def _dispatch(self, *, head: bool, route: Callable[[], None] | None = None) -> None:
         try:
-            self._route(head=head)
+            if route is None:
+                self._route(head=head)
+            else:
+                route()
         except _HubError as err:
             headers = {"X-Error-Message": _header_safe(err.message)}
             if err.code:
