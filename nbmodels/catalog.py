@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import frame as _frame
@@ -172,18 +173,25 @@ class Catalog:
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                models = self._read_models()
                 asked = self._read_queries()
                 con = duckdb.connect(":memory:")
-                con.register("_incoming", models)
-                con.execute("CREATE TABLE models AS SELECT * FROM _incoming")
-                con.unregister("_incoming")
+                try:
+                    self._load_models(con)
+                except BaseException:
+                    con.close()
+                    raise
                 # sql() may run what a person typed: no files, no network, no extensions.
-                # The catalog itself reads and writes Parquet through pyarrow.
+                # From here on the catalog writes its Parquet files through pyarrow.
                 con.execute("SET enable_external_access = false")
-                con.execute("SET lock_configuration = true")
                 self._con, self._asked = con, asked
             return self._con
+
+    def _corrupt(self, path: Path, reason: object) -> CorruptCatalogError:
+        return CorruptCatalogError(
+            f"The catalog file {path} cannot be read ({reason}). It was left as it is: "
+            f"delete {path} or call Catalog.clear() to start over (clear() keeps a copy "
+            "beside it)."
+        )
 
     def _read_parquet(self, path: Path) -> pa.Table | None:
         if not path.exists():
@@ -191,38 +199,37 @@ class Catalog:
         try:
             return pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
-            raise CorruptCatalogError(
-                f"The catalog file {path} cannot be read ({exc}). It was left as it is: "
-                f"delete {path} or call Catalog.clear() to start over (clear() keeps a copy "
-                f"beside it)."
-            ) from None
+            raise self._corrupt(path, exc) from None
 
-    def _read_models(self) -> pa.Table:
+    def _load_models(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the table ``models`` from models.parquet (DuckDB reads Parquet fastest)."""
         path = self._path / MODELS_FILE
-        table = self._read_parquet(path)
-        if table is None:
-            return _frame.SCHEMA.empty_table()
-        meta = table.schema.metadata or {}
-        version = int(meta.get(b"nbmodels_schema", b"1"))
+        if not path.exists():
+            con.register("_empty", _frame.SCHEMA.empty_table())
+            con.execute("CREATE TABLE models AS SELECT * FROM _empty")
+            con.unregister("_empty")
+            return
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._corrupt(path, exc) from None
+        version = int((schema.metadata or {}).get(b"nbmodels_schema", b"1"))
         if version > SCHEMA_VERSION:
             raise CorruptCatalogError(
                 f"The catalog {path} was written by a newer nbmodels (schema {version}); "
                 "upgrade nbmodels, or call Catalog.clear() to start over."
             )
-        # columns the file lacks (an older schema) are added empty; unknown ones are dropped
-        columns = []
-        for field in _frame.SCHEMA:
-            if field.name in table.column_names:
-                try:
-                    columns.append(table.column(field.name).cast(field.type))
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise CorruptCatalogError(
-                        f"The catalog file {path} has an unreadable column {field.name!r} "
-                        f"({exc}). Delete {path} or call Catalog.clear() to start over."
-                    ) from None
-            else:
-                columns.append(pa.nulls(table.num_rows, field.type))
-        return pa.Table.from_arrays(columns, schema=_frame.SCHEMA)
+        # columns the file lacks (an older schema) come back empty; unknown ones are dropped
+        select = ", ".join(
+            f"CAST({_quote(f.name) if f.name in schema.names else 'NULL'} "
+            f"AS {_duck_type(f.type)}) AS {f.name}"
+            for f in _frame.SCHEMA
+        )
+        source = "'" + str(path).replace("'", "''") + "'"
+        try:
+            con.execute(f"CREATE TABLE models AS SELECT {select} FROM read_parquet({source})")
+        except duckdb.Error as exc:
+            raise self._corrupt(path, _duckdb_message(exc)) from None
 
     def _read_queries(self) -> dict[tuple[str, str], _Asked]:
         table = self._read_parquet(self._path / QUERIES_FILE)
@@ -249,7 +256,7 @@ class Catalog:
 
     def _save(self) -> None:
         con = self._connection()
-        table = con.sql(f"SELECT * FROM models ORDER BY {_PHYSICAL}").to_arrow_table()
+        table = con.sql("SELECT * FROM models").to_arrow_table()  # in its physical order
         table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
         _atomic_write_parquet(table, self._path / MODELS_FILE)
         self._save_queries()
@@ -332,9 +339,10 @@ class Catalog:
             con.register("_incoming", incoming)
             try:
                 con.execute("BEGIN")
+                unique = pc.count_distinct(incoming["key"]).as_py() == incoming.num_rows
                 con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {cols} FROM _incoming "
-                    "QUALIFY _n = max(_n) OVER (PARTITION BY key)"
+                    f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {cols} FROM _incoming"
+                    + ("" if unique else " QUALIFY _n = max(_n) OVER (PARTITION BY key)")
                 )
                 total = con.execute("SELECT count(*) FROM models").fetchall()[0]
                 if total == (0,):
@@ -382,8 +390,10 @@ class Catalog:
 
     def _query(self, query: str, params: Any = None) -> pd.DataFrame:
         with self._lock:
-            con = self._connection()
-            return _frame.finish_frame(con.execute(query, params).df())
+            relation = self._connection().sql(query, params=params)
+            if relation is None:  # pragma: no cover - sql() lets only queries through
+                return pd.DataFrame()
+            return _frame.arrow_to_frame(relation.to_arrow_table())
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run one read-only SQL query (SELECT, WITH ... SELECT, DESCRIBE, SUMMARIZE,
@@ -785,6 +795,10 @@ def _filters(
 
 def _duckdb_message(exc: BaseException) -> str:
     return str(exc).strip()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _columns_hint() -> str:

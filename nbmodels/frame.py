@@ -53,8 +53,8 @@ __all__ = [
     "COLUMNS",
     "LIST_COLUMNS",
     "SCHEMA",
+    "arrow_to_frame",
     "empty_frame",
-    "finish_frame",
     "from_row",
     "normalize_frame",
     "parse_count",
@@ -149,7 +149,7 @@ def to_frame(
     models: Iterable[ModelMetadata], *, fetched_at: datetime | None = None
 ) -> pd.DataFrame:
     """The models as a DataFrame with the catalog's columns and dtypes."""
-    return finish_frame(arrow_to_pandas(to_arrow(models, fetched_at=fetched_at)))
+    return arrow_to_frame(to_arrow(models, fetched_at=fetched_at))
 
 
 def _opt(value: Any) -> Any:
@@ -221,39 +221,39 @@ def from_row(row: Mapping[str, Any] | pd.Series) -> ModelMetadata:
 # -- frames -------------------------------------------------------------------------------
 def empty_frame() -> pd.DataFrame:
     """A DataFrame with the catalog's columns and no rows."""
-    return finish_frame(arrow_to_pandas(SCHEMA.empty_table()))
+    return arrow_to_frame(SCHEMA.empty_table())
 
 
-def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow -> pandas with nullable integer and float columns (``Int64``, ``Float64``)."""
-    mapping = {
-        pa.int64(): pd.Int64Dtype(),
-        pa.int32(): pd.Int64Dtype(),
-        pa.float64(): pd.Float64Dtype(),
-    }
-    return table.to_pandas(types_mapper=mapping.get)
+_PANDAS_TYPES = {
+    pa.int8(): pd.Int64Dtype(),
+    pa.int16(): pd.Int64Dtype(),
+    pa.int32(): pd.Int64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.Int64Dtype(),
+    pa.uint16(): pd.Int64Dtype(),
+    pa.uint32(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+}
 
 
-def finish_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Make a result frame pleasant: list cells as Python lists, nullable numbers.
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """A query result (Arrow) as the DataFrame people expect.
 
-    DuckDB and Arrow hand list cells over as NumPy arrays, which print as ``['a' 'b']``;
-    lists print as ``['a', 'b']`` and compare with ``==`` as people expect.
+    Numbers become nullable ``Int64``/``Float64``; times ``datetime64[us, UTC]``; list
+    cells Python lists (Arrow and DuckDB hand them over as NumPy arrays, which print as
+    ``['a' 'b']`` and do not compare with ``==`` as people expect).
     """
-    for col in df.columns:
-        series = df[col]
-        if series.dtype == object and len(series):
-            first = next((v for v in series if v is not None), None)
-            if isinstance(first, np.ndarray):
-                df[col] = [v.tolist() if isinstance(v, np.ndarray) else v for v in series]
-        if col in _STR_COLUMNS and series.dtype == object:
-            df[col] = series.astype("str")
-        elif col in _INT_COLUMNS and series.dtype != "Int64":
-            df[col] = series.astype("Int64")
-        elif col == "trending_score" and series.dtype == "float64":
-            df[col] = series.astype("Float64")
-        elif col in _TIME_COLUMNS and isinstance(series.dtype, pd.DatetimeTZDtype):
-            df[col] = series.dt.tz_convert("UTC")
+    lists: dict[int, pd.Series] = {}
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            lists[i] = pd.Series(table.column(i).to_pylist(), dtype=object, name=field.name)
+            table = table.set_column(i, field.name, pa.nulls(table.num_rows, pa.null()))
+        elif pa.types.is_timestamp(field.type) and field.type.tz not in (None, "UTC"):
+            utc = pa.timestamp(field.type.unit, tz="UTC")
+            table = table.set_column(i, field.name, table.column(i).cast(utc))
+    df = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    for i, series in lists.items():
+        df.isetitem(i, series)
     return df
 
 
