@@ -665,11 +665,16 @@ class Catalog:
             raise ConfigurationError(f"model_info() needs a model id, got {model_id!r}.")
         model_id = model_id.strip()
         prefix, sep, rest = model_id.partition(":")
-        if source is None and sep and prefix in {s.value for s in ModelSource}:
-            candidates = [n for n in self._specs if self._kind(n) == prefix] or [prefix]
-            model_id = rest
+        kind_values = {s.value for s in ModelSource}
+        if source is None and sep and prefix in kind_values:
+            source, model_id = prefix, rest
+        if isinstance(source, str) and source.strip().lower() in kind_values - set(self._specs):
+            # a row's ``source`` column ("huggingface"): the catalog's sources of that kind
+            kind = source.strip().lower()
+            candidates = [n for n in self._specs if self._kind(n) == kind] or [kind]
         else:
             candidates = self._selected(source)
+        unanswered = self.settings.offline
         if not self.settings.offline:
             for name in candidates:
                 try:
@@ -678,9 +683,15 @@ class Catalog:
                     continue
                 except Exception as exc:
                     self._warn(name, exc)
+                    unanswered = True
                     continue
                 self._upsert(_frame.to_arrow([meta]))
-                return self.get(meta.key)
+                return meta  # with what the catalog has no columns for (files, extra...)
+        if not unanswered:
+            raise ModelNotFoundError(
+                f"No model {model_id!r} in {', '.join(candidates)}. Check the id (search() "
+                "lists what is known), or name the source with source=..."
+            )
         kinds = [self._kind(n) for n in candidates]
         df = self._query(
             f"SELECT * FROM models WHERE id = ? AND source IN ({', '.join('?' for _ in kinds)}) "
@@ -690,8 +701,8 @@ class Catalog:
         if len(df):
             return _frame.from_row(df.iloc[0])
         raise ModelNotFoundError(
-            f"No model {model_id!r} in {', '.join(candidates)}. Check the id (search() lists "
-            "what is known), or name the source with source=..."
+            f"No model {model_id!r} in the catalog, and {', '.join(candidates)} could not be "
+            "asked. Check the id, or try again when the source can be reached."
         )
 
     def get(self, key: str) -> ModelMetadata:

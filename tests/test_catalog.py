@@ -464,12 +464,61 @@ def test_model_info_upserts_the_richer_row(tmp_path: Path) -> None:
         cat.model_info("nobody/nothing")
 
 
+def test_model_info_by_row_source_and_key(tmp_path: Path) -> None:
+    src = RecordSource()
+    cat = make(tmp_path, src)
+    # the browser passes a row's ``source`` column: the catalog's source of that kind answers
+    assert cat.model_info("01-ai/Yi-9B", source="huggingface").version == "main"
+    assert cat.model_info("huggingface:01-ai/Yi-9B").version == "main"
+    assert [c["model_info"] for c in src.calls] == ["01-ai/Yi-9B", "01-ai/Yi-9B"]
+
+
 def test_model_info_falls_back_to_the_catalog(tmp_path: Path, records: list[ModelMetadata]) -> None:
     cat = make(tmp_path, "test-broken")
     cat.add([replace(records[0], source=ModelSource.CUSTOM)])
     with pytest.warns(SourceWarning):
         meta = cat.model_info(records[0].id)
     assert meta.id == records[0].id and meta.source is ModelSource.CUSTOM
+
+
+# -- the real sources, against the local Hub and Ollama servers -------------------------------
+def test_real_hub_and_ollama_sources(
+    tmp_path: Path, hub_server: Any, ollama_host: str, frame: pd.DataFrame
+) -> None:
+    settings = Settings.from_env(home=tmp_path / "home", hf_endpoint=hub_server.url)
+    cat = Catalog(settings, sources=["huggingface", "ollama"])
+    df = cat.search("llama", task="text-generation", limit=None)
+    assert cat.warnings == []
+    assert set(df["source"]) == {"huggingface", "ollama"}
+    hub_rows = df[df["source"] == "huggingface"]
+    real = set(frame.loc[frame.id.str.contains("llama", case=False), "id"])
+    assert len(hub_rows) > 100
+    assert set(hub_rows["id"]) - real <= {"nbmodels-demo/tiny-llama-chat"}
+    assert _words(df, ["llama"]).all()
+    assert df["tasks"].map(lambda t: "text-generation" in t).all()
+    assert "ollama:tinyllama-chat:latest" in set(df["key"])
+
+    served = len(hub_server.requests)
+    again = Catalog(settings, sources=["huggingface", "ollama"]).search(
+        "llama", task="text-generation", limit=None
+    )
+    assert len(hub_server.requests) == served, "answered from disk: no request to the Hub"
+    pd.testing.assert_frame_equal(again, df)
+
+    meta = cat.model_info("huggingface:nbmodels-demo/tiny-llama-chat")
+    assert meta.files, "model_info returns the source's full answer"
+    row = cat.get("huggingface:nbmodels-demo/tiny-llama-chat")
+    assert row.id == meta.id and row.parameters == meta.parameters
+
+
+def test_real_ollama_down_is_a_warning(tmp_path: Path, hub_server: Any) -> None:
+    # OLLAMA_HOST points at a port where nothing listens (conftest)
+    settings = Settings.from_env(home=tmp_path / "home", hf_endpoint=hub_server.url)
+    cat = Catalog(settings, sources=["huggingface", "ollama"])
+    with pytest.warns(SourceWarning, match="'ollama' failed") as caught:
+        df = cat.search("qwen", limit=10)
+    assert len(caught) == 1
+    assert len(df) == 10 and set(df["source"]) == {"huggingface"}
 
 
 # -- corrupt files ------------------------------------------------------------------------------
