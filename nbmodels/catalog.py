@@ -589,7 +589,7 @@ class Catalog:
         names = self._selected(source)
         if self._online(online, refresh):
             server = {
-                "query": query.strip() if query else None,
+                "query": " ".join((query or "").lower().split()) or None,
                 "author": author,
                 "tags": [tag] if tag else [],
                 "task": SupportedTask.parse(task).value if task else None,

@@ -351,7 +351,7 @@ def test_search_asks_source_then_answers_from_disk(tmp_path: Path, frame: pd.Dat
     assert call["limit"] >= 20
     assert (cat.path / "models.parquet").exists() and (cat.path / "queries.parquet").exists()
 
-    again = cat.search("llama", task="text-generation", limit=10)
+    again = cat.search(" LLaMA ", task="TEXT_GENERATION", limit=10)
     assert len(src.calls) == 1, "a question already asked is answered from the catalog"
     assert again["key"].tolist() == first["key"].head(10).tolist()
 
@@ -545,6 +545,24 @@ def test_corrupt_parquet_is_reported_and_left_alone(
     assert len(broken) == 0
     broken.add(records[:3])
     assert len(make(tmp_path)) == 3
+
+
+def test_older_schema_loads_and_newer_schema_is_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cat = make(tmp_path)
+    cat.path.mkdir(parents=True)
+    old = pa.table({"key": ["huggingface:a/b"], "id": ["a/b"], "source": ["huggingface"]})
+    pq.write_table(old, cat.path / "models.parquet")
+    df = cat.to_frame()
+    assert tuple(df.columns) == COLUMNS and df["key"].tolist() == ["huggingface:a/b"]
+    assert df["downloads"].isna().all()
+
+    newer = old.replace_schema_metadata({"nbmodels_schema": "99"})
+    pq.write_table(newer, cat.path / "models.parquet")
+    with pytest.raises(CorruptCatalogError, match="newer nbmodels"):
+        make(tmp_path).search(online=False)
 
 
 def test_clear_forgets_everything(tmp_path: Path) -> None:
