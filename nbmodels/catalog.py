@@ -68,17 +68,6 @@ MODELS_FILE = "models.parquet"
 QUERIES_FILE = "queries.parquet"
 SCHEMA_VERSION = 1
 
-#: sort key -> (SQL expression, descending by default)
-_SORTS: dict[str, tuple[str, bool]] = {
-    "downloads": ("downloads", True),
-    "likes": ("likes", True),
-    "trending": ("trending_score", True),
-    "created": ("created_at", True),
-    "updated": ("updated_at", True),
-    "parameters": ("parameters", True),
-    "size": ("size_bytes", True),
-    "name": ("lower(name)", False),
-}
 #: the physical order of the table and of models.parquet (see Catalog._sort_table)
 _PHYSICAL = "downloads DESC NULLS LAST, key"
 _DEFAULT_SOURCES = ("huggingface", "ollama", "local")
@@ -221,8 +210,8 @@ class Catalog:
             )
         # columns the file lacks (an older schema) come back empty; unknown ones are dropped
         select = ", ".join(
-            f"CAST({_quote(f.name) if f.name in schema.names else 'NULL'} "
-            f"AS {_duck_type(f.type)}) AS {f.name}"
+            f"CAST({_frame.quote_ident(f.name) if f.name in schema.names else 'NULL'} "
+            f"AS {_frame.duckdb_type(f.type)}) AS {f.name}"
             for f in _frame.SCHEMA
         )
         source = "'" + str(path).replace("'", "''") + "'"
@@ -295,8 +284,8 @@ class Catalog:
                 path = self._path / name
                 if not path.exists():
                     continue
-                try:
-                    pq.read_metadata(path)
+                try:  # all of it: a good footer does not make good pages
+                    pq.read_table(path)
                     readable = True
                 except (OSError, pa.ArrowException):
                     readable = False
@@ -351,7 +340,7 @@ class Catalog:
                 else:
                     # a new row keeps what the old one knew and the new one does not (a
                     # search listing has fewer fields than model_info)
-                    merged = ", ".join(_merge_expr(c) for c in _frame.COLUMNS)
+                    merged = ", ".join(_frame.merge_expr(c) for c in _frame.COLUMNS)
                     con.execute(
                         f"CREATE OR REPLACE TEMP TABLE _merged AS SELECT {merged} "
                         "FROM _new n LEFT JOIN models o ON n.key = o.key"
@@ -404,7 +393,7 @@ class Catalog:
         try:
             statements = duckdb.extract_statements(query)
         except duckdb.Error as exc:
-            raise SQLError(f"{_duckdb_message(exc)}\n{_columns_hint()}") from None
+            raise SQLError(f"{_duckdb_message(exc)}\n{_frame.columns_hint()}") from None
         kinds = [s.type.name for s in statements]
         if len(statements) != 1 or kinds[0] not in _READ_ONLY:
             what = "several statements" if len(statements) > 1 else " ".join(kinds) or "nothing"
@@ -415,7 +404,7 @@ class Catalog:
         try:
             return self._query(query, params)
         except duckdb.Error as exc:
-            raise SQLError(f"{_duckdb_message(exc)}\n{_columns_hint()}") from None
+            raise SQLError(f"{_duckdb_message(exc)}\n{_frame.columns_hint()}") from None
 
     # -- sources ----------------------------------------------------------------------------
     def _source(self, name: str) -> Source:
@@ -466,7 +455,6 @@ class Catalog:
         limit: int | None,
         *,
         refresh: bool,
-        call: Callable[[Source], list[ModelMetadata]] | None = None,
     ) -> None:
         """Ask every source in ``names`` that has not answered this question yet, at once."""
         self._connection()  # loads the remembered queries
@@ -484,8 +472,6 @@ class Catalog:
             return
 
         def run(src: Source) -> list[ModelMetadata]:
-            if call is not None:
-                return call(src)
             return src.search(
                 server["query"],
                 author=server["author"],
@@ -570,7 +556,7 @@ class Catalog:
         ``refresh=True`` asks again; ``online=False`` never asks.
         """
         self.warnings = []
-        where, params = _filters(
+        where, params = _frame.where_clauses(
             query=query,
             task=task,
             author=author,
@@ -583,7 +569,7 @@ class Catalog:
             min_size=min_size,
             max_size=max_size,
         )
-        order = _order(sort, descending)
+        order = _frame.order_by(sort, descending)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigurationError(f"limit must be a non-negative int or None, got {limit!r}.")
         names = self._selected(source)
@@ -593,7 +579,7 @@ class Catalog:
                 "author": author,
                 "tags": [tag] if tag else [],
                 "task": SupportedTask.parse(task).value if task else None,
-                "sort": sort.lstrip("-") if sort else None,
+                "sort": sort.strip().lower() if sort else None,
             }
             with self._lock:
                 self._ask(names, server, _server_limit(limit), refresh=refresh)
@@ -715,117 +701,8 @@ class Catalog:
         return _frame.from_row(df.iloc[0])
 
 
-# -- SQL building ---------------------------------------------------------------------------
-def _merge_expr(col: str) -> str:
-    if col in ("key", "is_downloaded", "fetched_at"):
-        return f"n.{col}"
-    if col in _frame.LIST_COLUMNS:
-        return f"CASE WHEN len(coalesce(n.{col}, [])) = 0 THEN o.{col} ELSE n.{col} END AS {col}"
-    if col in ("name", "description"):
-        return f"coalesce(nullif(n.{col}, ''), o.{col}) AS {col}"
-    return f"coalesce(n.{col}, o.{col}) AS {col}"
-
-
-def _order(sort: str | None, descending: bool | None) -> str:
-    if sort is None:
-        return "key"
-    if not isinstance(sort, str) or sort.strip().lower() not in _SORTS:
-        raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(_SORTS)}.")
-    expr, desc = _SORTS[sort.strip().lower()]
-    if descending is not None:
-        desc = bool(descending)
-    return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, key"
-
-
-def _filters(
-    *,
-    query: str | None,
-    task: SupportedTask | str | None,
-    author: str | None,
-    tag: str | None,
-    license: str | None,
-    language: str | None,
-    model_type: ModelType | str | None,
-    min_params: int | str | None,
-    max_params: int | str | None,
-    min_size: int | str | None,
-    max_size: int | str | None,
-) -> tuple[list[str], list[Any]]:
-    """WHERE clauses and their parameters; raises ConfigurationError on bad values."""
-    where: list[str] = []
-    params: list[Any] = []
-
-    def text(name: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}.")
-        return value.strip().lower()
-
-    if query is not None:
-        if not isinstance(query, str):
-            raise ConfigurationError(f"query must be a string, got {query!r}.")
-        for word in query.lower().split():
-            # ILIKE is DuckDB's fastest case-insensitive substring test; tags match whole
-            if any(c in word for c in "%_\\"):
-                pattern = "%" + "".join("\\" + c if c in "%_\\" else c for c in word) + "%"
-                like = "ILIKE ? ESCAPE '\\'"
-            else:
-                pattern, like = f"%{word}%", "ILIKE ?"
-            where.append(
-                f"(id {like} OR name {like} OR description {like} OR list_contains(tags, ?))"
-            )
-            params.extend([pattern, pattern, pattern, word])
-    if task is not None:
-        where.append("list_contains(tasks, ?)")
-        params.append(SupportedTask.parse(task).value)
-    if author is not None:
-        where.append("lower(author) = ?")
-        params.append(text("author", author))
-    if tag is not None:
-        where.append("len(list_filter(tags, lambda t: lower(t) = ?)) > 0")
-        params.append(text("tag", tag))
-    if license is not None:
-        where.append("lower(license) = ?")
-        params.append(text("license", license))
-    if language is not None:
-        where.append("len(list_filter(language, lambda t: lower(t) = ?)) > 0")
-        params.append(text("language", language))
-    if model_type is not None:
-        where.append("model_type = ?")
-        params.append(ModelType.parse(model_type).value)
-    for col, bound, op, parse in (
-        ("parameters", min_params, ">=", _frame.parse_count),
-        ("parameters", max_params, "<=", _frame.parse_count),
-        ("size_bytes", min_size, ">=", _frame.parse_size),
-        ("size_bytes", max_size, "<=", _frame.parse_size),
-    ):
-        if bound is not None:
-            where.append(f"{col} {op} ?")
-            params.append(parse(bound))
-    return where, params
-
-
 def _duckdb_message(exc: BaseException) -> str:
     return str(exc).strip()
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _columns_hint() -> str:
-    cols = ", ".join(f"{f.name} ({_duck_type(f.type)})" for f in _frame.SCHEMA)
-    return f"The table is 'models'; its columns: {cols}."
-
-
-def _duck_type(t: pa.DataType) -> str:
-    if pa.types.is_list(t):
-        return "VARCHAR[]"
-    return {
-        "string": "VARCHAR",
-        "int64": "BIGINT",
-        "double": "DOUBLE",
-        "bool": "BOOLEAN",
-    }.get(str(t), "TIMESTAMPTZ")
 
 
 # -- the default catalog --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The catalog's column schema, and the conversion between ModelMetadata and DataFrame rows.
+"""The catalog's column schema, the conversion between ModelMetadata and DataFrame rows,
+and the SQL the schema implies (search filters, sort orders, the upsert merge).
 
 The schema is defined once, here, as an Arrow schema: the DuckDB table, the Parquet file and
 every DataFrame the catalog returns share it. Columns, in order:
@@ -53,14 +54,21 @@ __all__ = [
     "COLUMNS",
     "LIST_COLUMNS",
     "SCHEMA",
+    "SORTS",
     "arrow_to_frame",
+    "columns_hint",
+    "duckdb_type",
     "empty_frame",
     "from_row",
+    "merge_expr",
     "normalize_frame",
+    "order_by",
     "parse_count",
     "parse_size",
+    "quote_ident",
     "to_arrow",
     "to_frame",
+    "where_clauses",
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -349,3 +357,125 @@ def parse_count(value: int | float | str) -> int:
 def parse_size(value: int | float | str) -> int:
     """A size in bytes: ``"500MB"``, ``"1.5 GB"``, ``"4GiB"``, ``1024``. KB = 1000, KiB = 1024."""
     return _parse(value, _SIZE_UNITS, "a size", "500MB")
+
+
+#: sort key -> (SQL expression, descending by default)
+SORTS: dict[str, tuple[str, bool]] = {
+    "downloads": ("downloads", True),
+    "likes": ("likes", True),
+    "trending": ("trending_score", True),
+    "created": ("created_at", True),
+    "updated": ("updated_at", True),
+    "parameters": ("parameters", True),
+    "size": ("size_bytes", True),
+    "name": ("lower(name)", False),
+}
+
+
+# -- the SQL the schema implies (used by the catalog) ---------------------------------------------------------------------------
+def merge_expr(col: str) -> str:
+    if col in ("key", "is_downloaded", "fetched_at"):
+        return f"n.{col}"
+    if col in LIST_COLUMNS:
+        return f"CASE WHEN len(coalesce(n.{col}, [])) = 0 THEN o.{col} ELSE n.{col} END AS {col}"
+    if col in ("name", "description"):
+        return f"coalesce(nullif(n.{col}, ''), o.{col}) AS {col}"
+    return f"coalesce(n.{col}, o.{col}) AS {col}"
+
+
+def order_by(sort: str | None, descending: bool | None) -> str:
+    if sort is None:
+        return "key"
+    if not isinstance(sort, str) or sort.strip().lower() not in SORTS:
+        raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORTS)}.")
+    expr, desc = SORTS[sort.strip().lower()]
+    if descending is not None:
+        desc = bool(descending)
+    return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, key"
+
+
+def where_clauses(
+    *,
+    query: str | None,
+    task: SupportedTask | str | None,
+    author: str | None,
+    tag: str | None,
+    license: str | None,
+    language: str | None,
+    model_type: ModelType | str | None,
+    min_params: int | str | None,
+    max_params: int | str | None,
+    min_size: int | str | None,
+    max_size: int | str | None,
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and their parameters; raises ConfigurationError on bad values."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def text(name: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}.")
+        return value.strip().lower()
+
+    if query is not None:
+        if not isinstance(query, str):
+            raise ConfigurationError(f"query must be a string, got {query!r}.")
+        for word in query.lower().split():
+            # ILIKE is DuckDB's fastest case-insensitive substring test; tags match whole
+            if any(c in word for c in "%_\\"):
+                pattern = "%" + "".join("\\" + c if c in "%_\\" else c for c in word) + "%"
+                like = "ILIKE ? ESCAPE '\\'"
+            else:
+                pattern, like = f"%{word}%", "ILIKE ?"
+            where.append(
+                f"(id {like} OR name {like} OR description {like} OR list_contains(tags, ?))"
+            )
+            params.extend([pattern, pattern, pattern, word])
+    if task is not None:
+        where.append("list_contains(tasks, ?)")
+        params.append(SupportedTask.parse(task).value)
+    if author is not None:
+        where.append("lower(author) = ?")
+        params.append(text("author", author))
+    if tag is not None:
+        where.append("len(list_filter(tags, lambda t: lower(t) = ?)) > 0")
+        params.append(text("tag", tag))
+    if license is not None:
+        where.append("lower(license) = ?")
+        params.append(text("license", license))
+    if language is not None:
+        where.append("len(list_filter(language, lambda t: lower(t) = ?)) > 0")
+        params.append(text("language", language))
+    if model_type is not None:
+        where.append("model_type = ?")
+        params.append(ModelType.parse(model_type).value)
+    for col, bound, op, parse in (
+        ("parameters", min_params, ">=", parse_count),
+        ("parameters", max_params, "<=", parse_count),
+        ("size_bytes", min_size, ">=", parse_size),
+        ("size_bytes", max_size, "<=", parse_size),
+    ):
+        if bound is not None:
+            where.append(f"{col} {op} ?")
+            params.append(parse(bound))
+    return where, params
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns_hint() -> str:
+    cols = ", ".join(f"{f.name} ({duckdb_type(f.type)})" for f in SCHEMA)
+    return f"The table is 'models'; its columns: {cols}."
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return "VARCHAR[]"
+    return {
+        "string": "VARCHAR",
+        "int64": "BIGINT",
+        "double": "DOUBLE",
+        "bool": "BOOLEAN",
+    }.get(str(t), "TIMESTAMPTZ")

@@ -547,6 +547,22 @@ def test_corrupt_parquet_is_reported_and_left_alone(
     assert len(make(tmp_path)) == 3
 
 
+def test_damaged_pages_behind_a_good_footer_are_corrupt_too(
+    tmp_path: Path, records: list[ModelMetadata]
+) -> None:
+    cat = make(tmp_path)
+    cat.add(records)
+    path = cat.path / "models.parquet"
+    data = bytearray(path.read_bytes())
+    data[64:20_000] = bytes(range(256)) * (19_936 // 256) + bytes(19_936 % 256)
+    path.write_bytes(bytes(data))
+    broken = make(tmp_path)
+    with pytest.raises(CorruptCatalogError, match="cannot be read"):
+        len(broken)
+    broken.clear()
+    assert [p.read_bytes() for p in cat.path.glob("models.parquet.corrupt-*")] == [bytes(data)]
+
+
 def test_older_schema_loads_and_newer_schema_is_refused(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
