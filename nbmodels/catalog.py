@@ -19,6 +19,7 @@ import functools
 import inspect
 import json
 import os
+import sys
 import tempfile
 import threading
 import warnings
@@ -509,7 +510,7 @@ class Catalog:
             f"with refresh=True once it works."
         )
         self.warnings.append(message)
-        warnings.warn(SourceWarning(message), stacklevel=4)
+        warnings.warn(SourceWarning(message), stacklevel=_outside_stacklevel())
 
     def _online(self, online: bool | None, refresh: bool) -> bool:
         live = (not self.settings.offline) if online is None else bool(online)
@@ -699,6 +700,15 @@ class Catalog:
                 f"No row {key!r} in the catalog; search() or model_info() first."
             )
         return _frame.from_row(df.iloc[0])
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside nbmodels."""
+    package = str(Path(__file__).resolve().parent)
+    level, frame = 1, sys._getframe(2)  # 2: the caller of the function that warns
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        level, frame = level + 1, frame.f_back
+    return level + 1
 
 
 def _duckdb_message(exc: BaseException) -> str:

@@ -403,6 +403,7 @@ def test_failing_source_warns_and_others_answer(tmp_path: Path) -> None:
     with pytest.warns(SourceWarning, match="'test-broken' failed: Cannot reach") as caught:
         df = cat.search("phi", limit=5)
     assert len(caught) == 1
+    assert caught[0].filename == __file__, "the warning points at the caller's line"
     assert len(df) == 5 and df["id"].str.contains("phi", case=False).all()
     assert len(cat.warnings) == 1 and "refresh=True" in cat.warnings[0]
     # the failure is not remembered: the broken source is asked again next time
