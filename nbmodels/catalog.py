@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import duckdb
@@ -705,7 +706,8 @@ class Catalog:
 def _outside_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first caller outside nbmodels."""
     package = str(Path(__file__).resolve().parent)
-    level, frame = 1, sys._getframe(2)  # 2: the caller of the function that warns
+    level = 1
+    frame: FrameType | None = sys._getframe(2)  # 2: the caller of the function that warns
     while frame is not None and frame.f_code.co_filename.startswith(package):
         level, frame = level + 1, frame.f_back
     return level + 1
