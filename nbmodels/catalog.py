@@ -376,8 +376,8 @@ class Catalog:
 
     # -- the whole catalog and SQL ----------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        """Every row of the catalog, sorted by key."""
-        return self._query("SELECT * FROM models ORDER BY key")
+        """Every row of the catalog, most downloaded first (then by key)."""
+        return self._query(f"SELECT * FROM models ORDER BY {_PHYSICAL}")
 
     def _query(self, query: str, params: Any = None) -> pd.DataFrame:
         with self._lock:

@@ -38,7 +38,6 @@ people type into filters.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ConfigurationError
+from .sources import custom as _custom
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 __all__ = [
@@ -310,53 +310,28 @@ def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
 
 
 # -- bounds people type in ----------------------------------------------------------------
-_COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 10**3,
-    "kb": 10**3,
-    "m": 10**6,
-    "mb": 10**6,
-    "g": 10**9,
-    "gb": 10**9,
-    "t": 10**12,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-_NUMBER = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
-
-
-def _parse(value: int | float | str, units: Mapping[str, int], what: str, example: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigurationError(f"{what} must be a number or a string like {example!r}.")
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigurationError(f"{what} must be finite, got {value!r}.")
-        if value < 0:
-            raise ConfigurationError(f"{what} cannot be negative, got {value!r}.")
-        return int(value)
-    if isinstance(value, str):
-        match = _NUMBER.match(value)
-        if match and match.group(2).lower() in units:
-            return round(float(match.group(1)) * units[match.group(2).lower()])
-    raise ConfigurationError(
-        f"Cannot read {value!r} as {what}. Write a number or a string like {example!r} "
-        f"(units: {', '.join(u for u in units if u)})."
-    )
-
-
+# The custom-catalog reader already parses "7B", "8x7B", "7 billion", "4.2GB", "512 MiB"...;
+# the catalog reuses it and turns its ValueError into a message for the person typing.
 def parse_count(value: int | float | str) -> int:
-    """A parameter count: ``7_000_000_000``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"120k"``."""
-    return _parse(value, _COUNT_UNITS, "a parameter count", "7B")
+    """A parameter count: ``7_000_000_000``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"8x7B"``."""
+    try:
+        return _custom.parse_count(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"Cannot read {value!r} as a parameter count ({exc}). Write a number or a "
+            "string like '7B', '1.5b', '350M'."
+        ) from None
 
 
 def parse_size(value: int | float | str) -> int:
-    """A size in bytes: ``"500MB"``, ``"1.5 GB"``, ``"4GiB"``, ``1024``. KB = 1000, KiB = 1024."""
-    return _parse(value, _SIZE_UNITS, "a size", "500MB")
+    """A size in bytes: ``"500MB"``, ``"1.5 GB"``, ``"4GiB"``, ``1024``. GB = 10⁹, GiB = 2³⁰."""
+    try:
+        return _custom.parse_size(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"Cannot read {value!r} as a size ({exc}). Write a number of bytes or a string "
+            "like '500MB', '1.5GB', '4GiB'."
+        ) from None
 
 
 #: sort key -> (SQL expression, descending by default)

@@ -330,6 +330,7 @@ def test_parse_count_and_size() -> None:
     assert parse_count("350M") == 350_000_000
     assert parse_count(" 120k ") == 120_000
     assert parse_count(42) == 42
+    assert parse_count("8x7B") == 56_000_000_000
     assert parse_size("500MB") == 500_000_000
     assert parse_size("4GiB") == 4 * 2**30
     assert parse_size("1.5 GB") == 1_500_000_000
