@@ -458,18 +458,23 @@ class Catalog:
         *,
         refresh: bool,
     ) -> None:
-        """Ask every source in ``names`` that has not answered this question yet, at once."""
-        self._connection()  # loads the remembered queries
+        """Ask every source in ``names`` that has not answered this question yet, at once.
+
+        The lock is not held while the sources work, so sql() and answers from disk stay
+        quick meanwhile (the browser widget calls from other threads).
+        """
         qkey = json.dumps(server, sort_keys=True, default=str)
         todo: dict[str, Source] = {}
-        for name in names:
-            asked = self._asked.get((name, qkey))
-            if asked is not None and asked.covers(limit) and not refresh:
-                continue
-            try:
-                todo[name] = self._source(name)
-            except Exception as exc:
-                self._warn(name, exc)
+        with self._lock:
+            self._connection()  # loads the remembered queries
+            for name in names:
+                asked = self._asked.get((name, qkey))
+                if asked is not None and asked.covers(limit) and not refresh:
+                    continue
+                try:
+                    todo[name] = self._source(name)
+                except Exception as exc:
+                    self._warn(name, exc)
         if not todo:
             return
 
@@ -486,22 +491,23 @@ class Catalog:
         with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="nbmodels") as pool:
             futures = {name: pool.submit(run, src) for name, src in todo.items()}
         changed = False
-        for name, future in futures.items():
-            error = future.exception()
-            if error is None:
-                stamp = _now()
-                try:  # a source that answers something other than ModelMetadata fails too
-                    table = _frame.to_arrow(future.result(), fetched_at=stamp)
-                except Exception as exc:
-                    error = exc
-            if error is not None:
-                self._warn(name, error)
-                continue
-            self._upsert(table, save=False)
-            self._asked[(name, qkey)] = _Asked(name, qkey, limit, stamp, table.num_rows)
-            changed = True
-        if changed:
-            self._save()
+        with self._lock:
+            for name, future in futures.items():
+                error = future.exception()
+                if error is None:
+                    stamp = _now()
+                    try:  # a source answering something other than ModelMetadata fails too
+                        table = _frame.to_arrow(future.result(), fetched_at=stamp)
+                    except Exception as exc:
+                        error = exc
+                if error is not None:
+                    self._warn(name, error)
+                    continue
+                self._upsert(table, save=False)
+                self._asked[(name, qkey)] = _Asked(name, qkey, limit, stamp, table.num_rows)
+                changed = True
+            if changed:
+                self._save()
 
     def _warn(self, name: str, exc: BaseException) -> None:
         reason = str(exc) if isinstance(exc, NBModelsError) else f"{type(exc).__name__}: {exc}"
@@ -583,8 +589,7 @@ class Catalog:
                 "task": SupportedTask.parse(task).value if task else None,
                 "sort": sort.strip().lower() if sort else None,
             }
-            with self._lock:
-                self._ask(names, server, _server_limit(limit), refresh=refresh)
+            self._ask(names, server, _server_limit(limit), refresh=refresh)
         if source is not None:
             kinds = sorted({self._kind(n) for n in names})
             where.append(f"source IN ({', '.join('?' for _ in kinds)})")
@@ -630,12 +635,18 @@ class Catalog:
         self._connection()
         names = set(self._selected(source))
         started = _now()
+        questions: dict[str, tuple[list[str], int | None]] = {}
         with self._lock:
-            for asked in list(self._asked.values()):
-                if asked.source not in names:
-                    continue
-                server = json.loads(asked.query)
-                self._ask([asked.source], server, asked.limit, refresh=True)
+            for asked in self._asked.values():
+                if asked.source in names:  # the same question to several sources: at once
+                    who, limit = questions.get(asked.query, ([], 0))
+                    if limit is None or asked.limit is None:
+                        limit = None
+                    else:
+                        limit = max(limit, asked.limit)
+                    questions[asked.query] = ([*who, asked.source], limit)
+        for qkey, (who, limit) in questions.items():
+            self._ask(who, json.loads(qkey), limit, refresh=True)
         return self._query(
             "SELECT * FROM models WHERE fetched_at >= ? ORDER BY downloads DESC NULLS LAST, key",
             [started],

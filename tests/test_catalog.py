@@ -451,6 +451,39 @@ def test_sources_run_concurrently(tmp_path: Path, records: list[ModelMetadata]) 
     assert set(only_b["source"]) == {"ollama"}
 
 
+def test_sql_answers_while_a_source_is_still_working(
+    tmp_path: Path, records: list[ModelMetadata]
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(RecordSource):
+        def search(self, query: str | None = None, **kwargs: Any) -> list[ModelMetadata]:
+            entered.set()
+            release.wait(10)
+            return super().search(query, **kwargs)
+
+    cat = make(tmp_path, Slow())
+    cat.add(records[:10])
+    searching = threading.Thread(target=cat.search, args=("llama",))
+    searching.start()
+    try:
+        assert entered.wait(10)
+        answered = threading.Event()
+        counts: list[int] = []
+
+        def count() -> None:
+            counts.append(int(cat.sql("SELECT count(*) AS n FROM models")["n"].iloc[0]))
+            answered.set()
+
+        threading.Thread(target=count).start()
+        assert answered.wait(10), "sql() waited for the source: the lock was held"
+        assert counts == [10]
+    finally:
+        release.set()
+        searching.join()
+    assert len(cat) > 10
+
+
 def test_model_info_upserts_the_richer_row(tmp_path: Path) -> None:
     src = RecordSource()
     cat = make(tmp_path, src)
