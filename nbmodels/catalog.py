@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 import pandas as pd
@@ -751,20 +751,21 @@ def set_default_catalog(catalog: Catalog | None) -> None:
         _default = catalog
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _delegate(method: _F) -> _F:
+def _delegate(method: Callable[Concatenate[Catalog, _P], _R]) -> Callable[_P, _R]:
     """A module-level function calling ``method`` on the default catalog."""
 
     @functools.wraps(method)
-    def function(*args: Any, **kwargs: Any) -> Any:
-        return getattr(default_catalog(), method.__name__)(*args, **kwargs)
+    def function(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return method(default_catalog(), *args, **kwargs)
 
     sig = inspect.signature(method)
     function.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])  # type: ignore[attr-defined]
     function.__qualname__ = method.__name__
-    return function  # type: ignore[return-value]
+    return function
 
 
 search = _delegate(Catalog.search)
