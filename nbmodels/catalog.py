@@ -295,11 +295,22 @@ class Catalog:
                     path.unlink()
                 else:
                     path.replace(path.with_name(f"{name}.corrupt-{stamp}"))
+            self.close()
+            self._asked = {}
+            self.warnings = []
+
+    def close(self) -> None:
+        """Free the in-memory table (everything is on disk; the next call loads it again)."""
+        with self._lock:
             if self._con is not None:
                 self._con.close()
             self._con = None
-            self._asked = {}
-            self.warnings = []
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __len__(self) -> int:
         with self._lock:

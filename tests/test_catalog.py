@@ -288,6 +288,20 @@ def test_sort_by_name_is_alphabetical(loaded: Catalog) -> None:
     assert names == sorted(names)
 
 
+def test_sort_none_orders_by_key_and_trending_sorts_by_score(loaded: Catalog) -> None:
+    keys = loaded.search(sort=None, limit=None, online=False)["key"].tolist()
+    assert keys == sorted(keys)
+    scores = loaded.trending(10, online=False)["trending_score"].tolist()
+    assert scores == sorted(loaded.to_frame()["trending_score"].dropna(), reverse=True)[:10]
+
+
+def test_close_and_reopen(tmp_path: Path, records: list[ModelMetadata]) -> None:
+    with make(tmp_path) as cat:
+        cat.add(records[:20])
+    assert "not loaded" in repr(cat)
+    assert len(cat) == 20, "the next call loads the catalog from disk again"
+
+
 def test_limit(loaded: Catalog) -> None:
     assert len(loaded.search(limit=7, online=False)) == 7
     assert len(loaded.search(limit=0, online=False)) == 0
