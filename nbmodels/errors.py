@@ -17,6 +17,7 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │   └── SQLError (ValueError)              nbmodels.sql() got something that is not a SELECT,
     │                                          or DuckDB rejected it
     ├── CustomCatalogError (ValueError)        a custom catalog file cannot be parsed at all
+    ├── GGUFError (ValueError)                 a file is not GGUF, or its header is damaged
     ├── DownloadError                          (download module)
     ├── RegistryError                          (registry module)
     └── EngineError                            (engine module)
@@ -35,6 +36,7 @@ __all__ = [
     "CustomCatalogWarning",
     "DownloadError",
     "EngineError",
+    "GGUFError",
     "HubUnreachableError",
     "InvalidModelIdError",
     "ModelNotFoundError",
@@ -98,6 +100,10 @@ class SQLError(CatalogError, ValueError):
 
 class CustomCatalogError(NBModelsError, ValueError):
     """A custom catalog cannot be read at all (not a single usable row)."""
+
+
+class GGUFError(NBModelsError, ValueError):
+    """A file is not a GGUF file, or its header cannot be read."""
 
 
 class DownloadError(NBModelsError):

@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from . import units as _units
 from .errors import ConfigurationError
-from .sources import custom as _custom
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 __all__ = [
@@ -310,12 +310,12 @@ def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
 
 
 # -- bounds people type in ----------------------------------------------------------------
-# The custom-catalog reader already parses "7B", "8x7B", "7 billion", "4.2GB", "512 MiB"...;
-# the catalog reuses it and turns its ValueError into a message for the person typing.
+# nbmodels.units parses "7B", "8x7B", "7 billion", "4.2GB", "512 MiB"...; the catalog turns
+# its ValueError into a message for the person typing.
 def parse_count(value: int | float | str) -> int:
     """A parameter count: ``7_000_000_000``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"8x7B"``."""
     try:
-        return _custom.parse_count(value)
+        return _units.parse_count(value)
     except ValueError as exc:
         raise ConfigurationError(
             f"Cannot read {value!r} as a parameter count ({exc}). Write a number or a "
@@ -326,7 +326,7 @@ def parse_count(value: int | float | str) -> int:
 def parse_size(value: int | float | str) -> int:
     """A size in bytes: ``"500MB"``, ``"1.5 GB"``, ``"4GiB"``, ``1024``. GB = 10⁹, GiB = 2³⁰."""
     try:
-        return _custom.parse_size(value)
+        return _units.parse_size(value)
     except ValueError as exc:
         raise ConfigurationError(
             f"Cannot read {value!r} as a size ({exc}). Write a number of bytes or a string "

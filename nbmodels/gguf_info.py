@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NBModelsError
+from .errors import GGUFError
 
 __all__ = ["GGUFError", "GGUFInfo", "is_gguf", "read_gguf_info"]
 
@@ -37,10 +37,6 @@ GGUF_MAGIC = b"GGUF"
 #: arrays up to this many items are kept in ``GGUFInfo.metadata``; longer ones (the
 #: tokenizer's vocabulary, merges, scores...) are left out and only counted
 MAX_ARRAY_ITEMS = 64
-
-
-class GGUFError(NBModelsError, ValueError):
-    """A file is not a GGUF file, or its header cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,8 @@ __all__ = [
 _E = TypeVar("_E", bound="_ParseEnum")
 
 
-class _ParseEnum(str, enum.Enum):
+class _ParseEnum(enum.StrEnum):
     """A ``str`` enum that parses its value or member name, case- and separator-insensitively."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
     @classmethod
     def parse(cls: type[_E], value: str | _E) -> _E:

@@ -30,8 +30,9 @@ from nbmodels.errors import (
 )
 from nbmodels.settings import Settings
 from nbmodels.sources import get_source
-from nbmodels.sources.custom import CustomSource, parse_count, parse_date, parse_size
+from nbmodels.sources.custom import CustomSource
 from nbmodels.types import ModelSource, ModelType, SupportedTask
+from nbmodels.units import parse_count, parse_date, parse_size
 
 DATA = Path(__file__).parent / "data" / "custom"
 FORMATS = ("json", "yaml", "csv", "parquet")

@@ -195,11 +195,6 @@ def test_selecting_a_model_shows_its_card_and_highlights_its_row(catalog):
     assert marked == [CHAT]
 
 
-@pytest.mark.xfail(
-    reason="Catalog.model_info answers with the catalog's row (self.get(key)), which has no "
-    "files; the source's answer has them. Passes once catalog.py returns the source's files.",
-    strict=False,
-)
 def test_detail_pane_lists_the_files_of_tiny_llama_chat_with_sizes(catalog):
     b = nbmodels.browse(catalog, query="nbmodels-demo")
     b.select(CHAT)

@@ -13,12 +13,14 @@ already detected (see :mod:`nbmodels.tasks`). They raise errors from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
+from ..errors import ConfigurationError
 from ..settings import Settings
 from ..types import ModelMetadata, ModelSource, SupportedTask
 
-__all__ = ["SORT_KEYS", "Source"]
+__all__ = ["SORT_KEYS", "Source", "filter_models"]
 
 #: sort keys every source understands (descending, most first), "name" ascending
 SORT_KEYS = ("downloads", "likes", "trending", "created", "updated", "parameters", "size", "name")
@@ -76,3 +78,60 @@ class Source(ABC):
 
     def by_task(self, task: SupportedTask | str, limit: int = 100) -> list[ModelMetadata]:
         return self.search(task=SupportedTask.parse(task), limit=limit)
+
+
+# -- in-memory selection, shared by sources that hold their models in memory ---------------
+
+
+def _sort_value(meta: ModelMetadata, key: str) -> Any:
+    return {
+        "downloads": meta.downloads,
+        "likes": meta.likes,
+        "trending": meta.trending_score,
+        "created": meta.created_at,
+        "updated": meta.updated_at,
+        "parameters": meta.parameters,
+        "size": meta.size_bytes,
+    }[key]
+
+
+def filter_models(
+    models: Iterable[ModelMetadata],
+    query: str | None = None,
+    *,
+    author: str | None = None,
+    tags: Sequence[str] = (),
+    task: SupportedTask | str | None = None,
+    sort: str | None = None,
+    limit: int | None = 100,
+) -> list[ModelMetadata]:
+    """Filter and sort records held in memory, with :meth:`Source.search`'s meaning.
+
+    ``query`` is a case-insensitive substring of id or name; ``author`` matches exactly
+    (case-insensitive); every tag in ``tags`` must be present; ``sort`` is one of
+    :data:`SORT_KEYS` (most first; ``"name"`` A-Z; unknown values last).
+    """
+    if sort is not None and sort not in SORT_KEYS:
+        raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORT_KEYS)}.")
+    wanted_task = SupportedTask.parse(task) if task is not None else None
+    needle = (query or "").strip().lower()
+    wanted_tags = {t.lower() for t in tags}
+    found = []
+    for meta in models:
+        if needle and needle not in meta.id.lower() and needle not in meta.name.lower():
+            continue
+        if author and (meta.author or "").lower() != author.lower():
+            continue
+        if wanted_tags and not wanted_tags <= {t.lower() for t in meta.tags}:
+            continue
+        if wanted_task is not None and wanted_task not in meta.tasks:
+            continue
+        found.append(meta)
+    if sort == "name":
+        found.sort(key=lambda m: (m.name or m.id).lower())
+    elif sort is not None:
+        present = [m for m in found if _sort_value(m, sort) is not None]
+        absent = [m for m in found if _sort_value(m, sort) is None]
+        present.sort(key=lambda m: _sort_value(m, sort), reverse=True)
+        found = present + absent
+    return found if limit is None else found[: max(limit, 0)]

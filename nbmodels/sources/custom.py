@@ -31,9 +31,9 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,137 +47,10 @@ from ..errors import (
 from ..settings import Settings
 from ..tasks import annotate, classify_model_type, detect_tasks
 from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
-from .base import SORT_KEYS, Source
+from ..units import parse_count, parse_date, parse_size
+from .base import Source, filter_models
 
-__all__ = [
-    "FIELD_ALIASES",
-    "CustomSource",
-    "filter_models",
-    "parse_count",
-    "parse_date",
-    "parse_size",
-]
-
-# -- unit parsers -------------------------------------------------------------------------
-
-_COUNT_WORDS = {"": 1, "k": 10**3, "thousand": 10**3, "m": 10**6, "mn": 10**6, "million": 10**6}
-_COUNT_WORDS |= {"b": 10**9, "bn": 10**9, "billion": 10**9, "t": 10**12, "trillion": 10**12}
-_COUNT_RE = re.compile(
-    r"(?:(?P<experts>\d+)\s*[x×]\s*)?"  # "8x7B" (mixture of experts: 8 x 7B, nominal)
-    r"(?P<num>\d+(?:\.\d*)?|\.\d+)(?:e(?P<exp>[+-]?\d+))?"
-    r"\s*(?P<unit>[a-z]*)"
-)
-_SIZE_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1}
-for _power, _prefix in enumerate("kmgtp", 1):
-    # "GB" and a bare "G" are decimal, as Ollama, the Hub and disk vendors print them
-    _SIZE_UNITS[_prefix] = _SIZE_UNITS[_prefix + "b"] = 1000**_power
-    _SIZE_UNITS[_prefix + "ib"] = 1024**_power
-_SIZE_RE = re.compile(r"(?P<num>\d+(?:\.\d*)?|\.\d+)(?:e(?P<exp>[+-]?\d+))?\s*(?P<unit>[a-z]*)")
-
-
-def _decimal(num: str, exp: str | None) -> Decimal:
-    value = Decimal(num)
-    return value.scaleb(int(exp)) if exp else value
-
-
-def _number(value: object, what: str) -> Decimal | None:
-    """A plain number as a Decimal, or None if ``value`` is text to parse."""
-    if isinstance(value, bool):
-        raise ValueError(f"is not {what}")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"is not {what}")
-        return Decimal(repr(value))
-    if isinstance(value, Decimal):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"is not {what}")
-    return None
-
-
-def _whole(value: Decimal, what: str) -> int:
-    if value < 0:
-        raise ValueError(f"is negative, not {what}")
-    return int(value.to_integral_value())
-
-
-def parse_count(value: object) -> int:
-    """A count such as a number of parameters or downloads, from a number or text.
-
-    ``7000000000``, ``7e9``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"7,000,000"``,
-    ``"12k"``, ``"8x7B"`` (56B), ``"7 billion"``, ``"7B params"``. Raises ValueError.
-    """
-    what = "a number"
-    number = _number(value, what)
-    if number is not None:
-        return _whole(number, what)
-    text = str(value).strip().lower().replace(",", "").replace("_", "")
-    text = re.sub(r"\s*(parameters|params|param)$", "", text)
-    match = _COUNT_RE.fullmatch(text)
-    if not match or match["unit"] not in _COUNT_WORDS:
-        raise ValueError(f"is not {what}")
-    try:
-        result = _decimal(match["num"], match["exp"]) * _COUNT_WORDS[match["unit"]]
-    except InvalidOperation:
-        raise ValueError(f"is not {what}") from None
-    if match["experts"]:
-        result *= int(match["experts"])
-    return _whole(result, what)
-
-
-def parse_size(value: object) -> int:
-    """A size in bytes from a number or text: ``4200000000``, ``"4.2GB"``, ``"512 MiB"``.
-
-    ``kB/MB/GB/TB`` (and a bare ``K/M/G/T``) are decimal, ``KiB/MiB/GiB/TiB`` binary.
-    Raises ValueError.
-    """
-    what = "a size"
-    number = _number(value, what)
-    if number is not None:
-        return _whole(number, what)
-    text = str(value).strip().lower().replace(",", "").replace("_", "")
-    match = _SIZE_RE.fullmatch(text)
-    if not match or match["unit"] not in _SIZE_UNITS:
-        raise ValueError(f"is not {what} (e.g. 4.2GB, 512 MiB, 1073741824)")
-    try:
-        result = _decimal(match["num"], match["exp"]) * _SIZE_UNITS[match["unit"]]
-    except InvalidOperation:
-        raise ValueError(f"is not {what}") from None
-    return _whole(result, what)
-
-
-def parse_date(value: object) -> datetime:
-    """A timezone-aware datetime from ISO text, epoch seconds (or milliseconds), or a date."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, bool):
-        raise ValueError("is not a date")
-    epoch: float | None = None
-    numeric_text = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
-    if isinstance(value, int | float) or numeric_text:
-        epoch = float(value)  # type: ignore[arg-type]
-    if epoch is not None:
-        if not math.isfinite(epoch) or epoch < 0:
-            raise ValueError("is not a date")
-        if epoch > 1e11:  # milliseconds (1e11 s is the year 5138)
-            epoch /= 1000
-        try:
-            return datetime.fromtimestamp(epoch, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("is not a date") from None
-    if not isinstance(value, str):
-        raise ValueError("is not a date")
-    text = value.strip().replace("/", "-")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("is not a date (use ISO 8601, e.g. 2024-05-01)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
+__all__ = ["FIELD_ALIASES", "CustomSource"]
 
 # -- rows ---------------------------------------------------------------------------------
 
@@ -567,63 +440,6 @@ def _parquet_rows(data: bytes, location: str) -> list[Any]:
 @dataclasses.dataclass(frozen=True)
 class _BadRow:
     reason: str
-
-
-# -- selection, shared with the local source ----------------------------------------------
-
-
-def _sort_value(meta: ModelMetadata, key: str) -> Any:
-    return {
-        "downloads": meta.downloads,
-        "likes": meta.likes,
-        "trending": meta.trending_score,
-        "created": meta.created_at,
-        "updated": meta.updated_at,
-        "parameters": meta.parameters,
-        "size": meta.size_bytes,
-    }[key]
-
-
-def filter_models(
-    models: Iterable[ModelMetadata],
-    query: str | None = None,
-    *,
-    author: str | None = None,
-    tags: Sequence[str] = (),
-    task: SupportedTask | str | None = None,
-    sort: str | None = None,
-    limit: int | None = 100,
-) -> list[ModelMetadata]:
-    """Filter and sort records held in memory, with :meth:`Source.search`'s meaning.
-
-    ``query`` is a case-insensitive substring of id or name; ``author`` matches exactly
-    (case-insensitive); every tag in ``tags`` must be present; ``sort`` is one of
-    :data:`SORT_KEYS` (most first; ``"name"`` A-Z; unknown values last).
-    """
-    if sort is not None and sort not in SORT_KEYS:
-        raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORT_KEYS)}.")
-    wanted_task = SupportedTask.parse(task) if task is not None else None
-    needle = (query or "").strip().lower()
-    wanted_tags = {t.lower() for t in tags}
-    found = []
-    for meta in models:
-        if needle and needle not in meta.id.lower() and needle not in meta.name.lower():
-            continue
-        if author and (meta.author or "").lower() != author.lower():
-            continue
-        if wanted_tags and not wanted_tags <= {t.lower() for t in meta.tags}:
-            continue
-        if wanted_task is not None and wanted_task not in meta.tasks:
-            continue
-        found.append(meta)
-    if sort == "name":
-        found.sort(key=lambda m: (m.name or m.id).lower())
-    elif sort is not None:
-        present = [m for m in found if _sort_value(m, sort) is not None]
-        absent = [m for m in found if _sort_value(m, sort) is None]
-        present.sort(key=lambda m: _sort_value(m, sort), reverse=True)
-        found = present + absent
-    return found if limit is None else found[: max(limit, 0)]
 
 
 # -- the source ---------------------------------------------------------------------------

@@ -44,8 +44,8 @@ from ..gguf_info import GGUFError, GGUFInfo, is_gguf, read_gguf_info
 from ..settings import Settings
 from ..tasks import annotate, capabilities_from_media_types
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
-from .base import Source
-from .custom import filter_models, parse_count
+from ..units import parse_count
+from .base import Source, filter_models
 
 __all__ = ["MAX_DEPTH", "LocalSource", "safetensors_parameter_count"]
 

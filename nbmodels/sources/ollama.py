@@ -51,8 +51,7 @@ from ..ollama_store import (
 from ..settings import Settings
 from ..tasks import annotate
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
-from .base import Source
-from .custom import filter_models
+from .base import Source, filter_models
 
 if TYPE_CHECKING:  # pragma: no cover
     import ollama
