@@ -12,15 +12,24 @@ already detected (see :mod:`nbmodels.tasks`). They raise errors from
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..errors import ConfigurationError
 from ..settings import Settings
 from ..types import ModelMetadata, ModelSource, SupportedTask
 
-__all__ = ["SORT_KEYS", "Source", "filter_models"]
+__all__ = [
+    "SORT_FIELDS",
+    "SORT_KEYS",
+    "Source",
+    "did_you_mean",
+    "filter_models",
+    "find_by_id",
+    "sort_models",
+]
 
 #: sort keys every source understands (descending, most first), "name" ascending
 SORT_KEYS = ("downloads", "likes", "trending", "created", "updated", "parameters", "size", "name")
@@ -83,16 +92,27 @@ class Source(ABC):
 # -- in-memory selection, shared by sources that hold their models in memory ---------------
 
 
-def _sort_value(meta: ModelMetadata, key: str) -> Any:
-    return {
-        "downloads": meta.downloads,
-        "likes": meta.likes,
-        "trending": meta.trending_score,
-        "created": meta.created_at,
-        "updated": meta.updated_at,
-        "parameters": meta.parameters,
-        "size": meta.size_bytes,
-    }[key]
+#: sort key -> the ModelMetadata field it orders by ("name" orders by name, then id)
+SORT_FIELDS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "trending": "trending_score",
+    "created": "created_at",
+    "updated": "updated_at",
+    "parameters": "parameters",
+    "size": "size_bytes",
+}
+
+
+def sort_models(models: Iterable[ModelMetadata], sort: str) -> list[ModelMetadata]:
+    """``models`` sorted by a :data:`SORT_KEYS` key: most first, unknown values last;
+    ``"name"`` A-Z."""
+    if sort == "name":
+        return sorted(models, key=lambda m: (m.name or m.id).lower())
+    field = SORT_FIELDS[sort]
+    known = [m for m in models if getattr(m, field) is not None]
+    unknown = [m for m in models if getattr(m, field) is None]
+    return sorted(known, key=lambda m: getattr(m, field), reverse=True) + unknown
 
 
 def filter_models(
@@ -127,11 +147,24 @@ def filter_models(
         if wanted_task is not None and wanted_task not in meta.tasks:
             continue
         found.append(meta)
-    if sort == "name":
-        found.sort(key=lambda m: (m.name or m.id).lower())
-    elif sort is not None:
-        present = [m for m in found if _sort_value(m, sort) is not None]
-        absent = [m for m in found if _sort_value(m, sort) is None]
-        present.sort(key=lambda m: _sort_value(m, sort), reverse=True)
-        found = present + absent
+    if sort is not None:
+        found = sort_models(found, sort)
     return found if limit is None else found[: max(limit, 0)]
+
+
+def find_by_id(models: Sequence[ModelMetadata], model_id: str) -> ModelMetadata | None:
+    """The model whose id is ``model_id``: an exact match first, then ignoring case."""
+    for meta in models:
+        if meta.id == model_id:
+            return meta
+    folded = model_id.strip().lower()
+    for meta in models:
+        if meta.id.lower() == folded:
+            return meta
+    return None
+
+
+def did_you_mean(model_id: str, models: Iterable[ModelMetadata]) -> str:
+    """`` Did you mean 'a', 'b'?`` naming up to three close ids, or ``""``."""
+    close = difflib.get_close_matches(model_id, [m.id for m in models], n=3)
+    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import difflib
 import io
 import json
 import math
@@ -48,7 +47,7 @@ from ..settings import Settings
 from ..tasks import annotate, classify_model_type, detect_tasks
 from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
 from ..units import parse_count, parse_date, parse_size
-from .base import Source, filter_models
+from .base import Source, did_you_mean, filter_models, find_by_id
 
 __all__ = ["FIELD_ALIASES", "CustomSource"]
 
@@ -614,20 +613,15 @@ class CustomSource(Source):
 
     def model_info(self, model_id: str) -> ModelMetadata:
         models = self.models()
-        for meta in models:
-            if meta.id == model_id:
-                return meta
-        folded = model_id.strip().lower()
-        for meta in models:
-            if meta.id.lower() == folded:
-                return meta
+        found = find_by_id(models, model_id)
+        if found is not None:
+            return found
         if not self.locations:
             raise ModelNotFoundError(
                 f"{model_id!r}: no custom catalog is configured. Pass CustomSource('path.csv') "
                 "or set NBMODELS_CATALOGS."
             )
-        close = difflib.get_close_matches(model_id, [m.id for m in models], n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(model_id, models)
         raise ModelNotFoundError(
             f"{model_id!r} is not in the custom catalog(s) {', '.join(self.locations)}.{hint}"
         )

@@ -20,7 +20,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,14 +50,13 @@ from ..errors import (
 from ..settings import Settings
 from ..tasks import annotate
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
-from .base import SORT_KEYS, Source
+from .base import SORT_KEYS, Source, sort_models
 
 __all__ = [
     "CLIENT_SORT_POOL",
     "HUB_TASK_FILTERS",
     "HuggingFaceSource",
     "hub_error",
-    "sort_models",
     "summarize_card",
     "to_metadata",
 ]
@@ -533,25 +532,6 @@ def to_metadata(
         extra=extra,
     )
     return annotate(meta)
-
-
-def sort_models(models: Sequence[ModelMetadata], sort: str) -> list[ModelMetadata]:
-    """``models`` sorted by a :data:`SORT_KEYS` key: most first, unknown values last;
-    ``"name"`` ascending."""
-    if sort == "name":
-        return sorted(models, key=lambda m: m.id.lower())
-    attr = {
-        "downloads": "downloads",
-        "likes": "likes",
-        "trending": "trending_score",
-        "created": "created_at",
-        "updated": "updated_at",
-        "parameters": "parameters",
-        "size": "size_bytes",
-    }[sort]
-    known = [m for m in models if getattr(m, attr) is not None]
-    unknown = [m for m in models if getattr(m, attr) is None]
-    return sorted(known, key=lambda m: getattr(m, attr), reverse=True) + unknown
 
 
 def _with_card(meta: ModelMetadata, card: ModelCard) -> ModelMetadata:

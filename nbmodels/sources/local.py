@@ -28,7 +28,6 @@ and the reason logged (logger ``nbmodels.sources.local``).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import logging
 import math
@@ -45,7 +44,7 @@ from ..settings import Settings
 from ..tasks import annotate, capabilities_from_media_types
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from ..units import parse_count
-from .base import Source, filter_models
+from .base import Source, did_you_mean, filter_models, find_by_id
 
 __all__ = ["MAX_DEPTH", "LocalSource", "safetensors_parameter_count"]
 
@@ -594,19 +593,14 @@ class LocalSource(Source):
 
     def model_info(self, model_id: str) -> ModelMetadata:
         models = self.scan()
-        for meta in models:
-            if meta.id == model_id:
-                return meta
-        folded = model_id.strip().lower()
-        for meta in models:
-            if meta.id.lower() == folded:
-                return meta
+        found = find_by_id(models, model_id)
+        if found is not None:
+            return found
         if ":" not in model_id:  # Ollama's default tag
             for meta in models:
                 if meta.extra.get("origin") == "ollama" and meta.id == f"{model_id}:latest":
                     return meta
-        close = difflib.get_close_matches(model_id, [m.id for m in models], n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(model_id, models)
         folders = ", ".join(str(p) for p in self.paths) or "none (set NBMODELS_LOCAL_PATHS)"
         raise ModelNotFoundError(
             f"No local model {model_id!r}.{hint} Looked in the Hugging Face cache "

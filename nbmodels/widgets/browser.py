@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import ipywidgets as w
 
 from ..errors import ConfigurationError, NBModelsError
-from ..sources.base import SORT_KEYS
+from ..sources.base import SORT_FIELDS, SORT_KEYS
 from ..types import FileInfo, ModelMetadata, SupportedTask
 from ._common import (
     TABLE_CSS,
@@ -72,16 +72,7 @@ LABELS = {
     "updated_at": "updated",
 }
 #: catalog sort key -> the column it orders by (for the ▲/▼ mark and the direction toggle)
-SORT_COLUMNS = {
-    "downloads": "downloads",
-    "likes": "likes",
-    "trending": "trending_score",
-    "created": "created_at",
-    "updated": "updated_at",
-    "parameters": "parameters",
-    "size": "size_bytes",
-    "name": "id",
-}
+SORT_COLUMNS = {**SORT_FIELDS, "name": "id"}
 LICENSES = (
     "apache-2.0",
     "mit",
