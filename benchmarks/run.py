@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_catalog import run
+from bench_import import run as run_imports
 
 GOAL_MS = 50.0
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="catalog rows (synthetic)")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per case (median)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-import", action="store_true", help="skip the import-time table")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
@@ -48,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         f"\ngoal: filter query p50 < {GOAL_MS:.0f} ms at {args.rows:,} rows: "
         f"{goal.nbmodels_ms:.1f} ms -> {'met' if ok else 'NOT met'}"
     )
+    if not args.skip_import:
+        imports = run_imports(args.repeat)
+        base = imports[0][1]
+        print(f"\nimport time, fresh interpreter, medians of {args.repeat} runs\n")
+        print(f"{'case':<26} {'p50 ms':>8} {'x nbmodels':>11}  heavy modules loaded")
+        for case, ms, heavy in imports:
+            print(f"{case:<26} {ms:>8.1f} {ms / base:>10.1f}x  {', '.join(heavy) or '-'}")
+        print(
+            f"\ngoal: import nbmodels well under 500 ms: {base:.0f} ms -> "
+            f"{'met' if base < 250 else 'NOT met'}"
+        )
     return 0
 
 
