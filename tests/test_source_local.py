@@ -124,6 +124,7 @@ def test_hf_cache_filled_by_the_real_client(
     partial = models["nbmodels-demo/tiny-classifier"]  # only config.json was fetched
     assert [f.path for f in partial.files] == ["config.json"]
     assert partial.parameters is None and partial.architectures
+    assert not partial.is_downloaded and partial.extra["incomplete"]  # no weights in the cache
 
     revisions = models["nbmodels-test/revisions"]
     assert revisions.extra["revisions"] == 2

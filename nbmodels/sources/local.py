@@ -55,6 +55,17 @@ MAX_DEPTH = 4
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "blobs"}
 _HF_CACHE_DIR = re.compile(r"^(models|datasets|spaces)--")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".gguf",
+    ".pt",
+    ".pth",
+    ".onnx",
+    ".h5",
+    ".msgpack",
+    ".ckpt",
+)
 _MAX_SAFETENSORS_HEADER = 100 * 2**20  # the format's own limit
 
 
@@ -348,8 +359,12 @@ class LocalSource(Source):
                 )
             )
         fields = _folder_fields(snapshot)
+        # a model card fetched alone (model_info, ModelCard.load) leaves a snapshot with no
+        # weights: list it, but not as downloaded
+        has_weights = any(f.path.rsplit("/", 1)[-1].endswith(_WEIGHT_SUFFIXES) for f in files)
         fields["extra"] = {
             "origin": "hf-cache",
+            **({} if has_weights else {"incomplete": "no weight files in the cache"}),
             "refs": sorted(revision.refs),
             "revisions": len(revisions),
             **fields["extra"],
@@ -365,7 +380,7 @@ class LocalSource(Source):
             files=tuple(files),
             local_path=str(snapshot),
             updated_at=datetime.fromtimestamp(repo.last_modified, tz=UTC),
-            is_downloaded=True,
+            is_downloaded=has_weights,
             **fields,
         )
         return annotate(meta)
