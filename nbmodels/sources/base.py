@@ -89,6 +89,29 @@ class Source(ABC):
         return self.search(task=SupportedTask.parse(task), limit=limit)
 
 
+class InMemorySource(Source):
+    """A source that can list all its models at once (a folder scan, a catalog file, a
+    snapshot): :meth:`models` lists them and ``search`` filters that list in memory."""
+
+    @abstractmethod
+    def models(self) -> list[ModelMetadata]:
+        """Every model the source knows."""
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        author: str | None = None,
+        tags: tuple[str, ...] = (),
+        task: SupportedTask | None = None,
+        sort: str | None = None,
+        limit: int | None = 100,
+    ) -> list[ModelMetadata]:
+        return filter_models(
+            self.models(), query, author=author, tags=tags, task=task, sort=sort, limit=limit
+        )
+
+
 # -- in-memory selection, shared by sources that hold their models in memory ---------------
 
 

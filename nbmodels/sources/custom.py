@@ -47,7 +47,7 @@ from ..settings import Settings
 from ..tasks import annotate, classify_model_type, detect_tasks
 from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
 from ..units import parse_count, parse_date, parse_size
-from .base import Source, did_you_mean, filter_models, find_by_id
+from .base import InMemorySource, did_you_mean, find_by_id
 
 __all__ = ["FIELD_ALIASES", "CustomSource"]
 
@@ -444,7 +444,7 @@ class _BadRow:
 # -- the source ---------------------------------------------------------------------------
 
 
-class CustomSource(Source):
+class CustomSource(InMemorySource):
     """Models listed in one or more team catalogs (paths or http(s) URLs).
 
     ``CustomSource()`` reads ``settings.custom_catalogs`` (``NBMODELS_CATALOGS``).
@@ -596,20 +596,6 @@ class CustomSource(Source):
             elif not Path(location).expanduser().is_file():
                 return False
         return True
-
-    def search(
-        self,
-        query: str | None = None,
-        *,
-        author: str | None = None,
-        tags: tuple[str, ...] = (),
-        task: SupportedTask | None = None,
-        sort: str | None = None,
-        limit: int | None = 100,
-    ) -> list[ModelMetadata]:
-        return filter_models(
-            self.models(), query, author=author, tags=tags, task=task, sort=sort, limit=limit
-        )
 
     def model_info(self, model_id: str) -> ModelMetadata:
         models = self.models()

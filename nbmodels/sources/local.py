@@ -42,9 +42,9 @@ from ..errors import ModelNotFoundError
 from ..gguf_info import GGUFError, GGUFInfo, is_gguf, read_gguf_info
 from ..settings import Settings
 from ..tasks import annotate, capabilities_from_media_types
-from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
+from ..types import FileInfo, ModelMetadata, ModelSource
 from ..units import parse_count
-from .base import Source, did_you_mean, filter_models, find_by_id
+from .base import InMemorySource, did_you_mean, find_by_id
 
 __all__ = ["MAX_DEPTH", "LocalSource", "safetensors_parameter_count"]
 
@@ -264,7 +264,7 @@ def _mtime(path: Path) -> datetime | None:
 # -- the source ---------------------------------------------------------------------------
 
 
-class LocalSource(Source):
+class LocalSource(InMemorySource):
     """Models on this machine. Every call rescans (headers only), so new downloads show up."""
 
     name = "local"
@@ -300,6 +300,10 @@ class LocalSource(Source):
         )
 
     # -- scanning ---------------------------------------------------------------------------
+    def models(self) -> list[ModelMetadata]:
+        """Every model found (an alias of :meth:`scan`)."""
+        return self.scan()
+
     def scan(self) -> list[ModelMetadata]:
         """Every local model: HF cache, then Ollama store, then folders and GGUF files.
 
@@ -591,20 +595,6 @@ class LocalSource(Source):
     def is_available(self) -> bool:
         """True: the local source needs no server (it may simply find nothing)."""
         return True
-
-    def search(
-        self,
-        query: str | None = None,
-        *,
-        author: str | None = None,
-        tags: tuple[str, ...] = (),
-        task: SupportedTask | None = None,
-        sort: str | None = None,
-        limit: int | None = 100,
-    ) -> list[ModelMetadata]:
-        return filter_models(
-            self.scan(), query, author=author, tags=tags, task=task, sort=sort, limit=limit
-        )
 
     def model_info(self, model_id: str) -> ModelMetadata:
         models = self.scan()

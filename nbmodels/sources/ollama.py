@@ -50,8 +50,8 @@ from ..ollama_store import (
 )
 from ..settings import Settings
 from ..tasks import annotate
-from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
-from .base import Source, filter_models
+from ..types import FileInfo, ModelMetadata, ModelSource
+from .base import InMemorySource
 
 if TYPE_CHECKING:  # pragma: no cover
     import ollama
@@ -120,7 +120,7 @@ def _files(layers: list[Mapping[str, Any]]) -> tuple[FileInfo, ...]:
     return tuple(files)
 
 
-class OllamaSource(Source):
+class OllamaSource(InMemorySource):
     """Models of the Ollama at ``settings.ollama_host``, and the library catalog.
 
     ``host`` and ``library`` override the settings (``OLLAMA_HOST``,
@@ -406,6 +406,10 @@ class OllamaSource(Source):
         return annotate(meta, capabilities=facts.capabilities)
 
     # -- Source ---------------------------------------------------------------------------
+    def models(self) -> list[ModelMetadata]:
+        """Downloaded models first, then the library's by name (what ``search`` filters)."""
+        return self._all_models()
+
     def _all_models(self) -> list[ModelMetadata]:
         """Local models first, then library entries not downloaded; whichever answers."""
         local: list[ModelMetadata] = []
@@ -427,24 +431,6 @@ class OllamaSource(Source):
             )
         have = {m.id for m in local}
         return local + [m for m in library if m.id not in have]
-
-    def search(
-        self,
-        query: str | None = None,
-        *,
-        author: str | None = None,
-        tags: tuple[str, ...] = (),
-        task: SupportedTask | None = None,
-        sort: str | None = None,
-        limit: int | None = 100,
-    ) -> list[ModelMetadata]:
-        """Local and library models whose ``model:tag`` contains ``query``.
-
-        Without ``sort``: downloaded models first, then the library by name.
-        """
-        return filter_models(
-            self._all_models(), query, author=author, tags=tags, task=task, sort=sort, limit=limit
-        )
 
     def model_info(self, model_id: str) -> ModelMetadata:
         """The local model if the server has it (``/api/show``), else the library entry."""
