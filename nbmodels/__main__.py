@@ -158,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("query")
     sql.set_defaults(func=cmd_sql)
     args = parser.parse_args(argv)
+    import warnings
+
     from .errors import NBModelsError
+
+    # warnings (a source that did not answer) read as messages here, not as code locations
+    warnings.formatwarning = lambda message, category, *_a, **_k: (
+        f"nbmodels: {category.__name__}: {message}\n"
+    )
 
     try:
         return int(args.func(args) or 0)
