@@ -32,6 +32,8 @@ demo-headless: setup
 	$(BIN)/python -m nbmodels demo --headless
 
 test: setup browser-deps
+	$(BIN)/ruff check nbmodels tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -q
 	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
