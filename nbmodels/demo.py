@@ -26,7 +26,13 @@ from typing import Any
 
 from .settings import Settings
 
-__all__ = ["DemoEnvironment", "ensure_hub", "hub_reachable", "start_demo_servers"]
+__all__ = [
+    "DemoEnvironment",
+    "ensure_hub",
+    "find_shared_data",
+    "hub_reachable",
+    "start_demo_servers",
+]
 
 REAL_HUB = "https://huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
@@ -82,6 +88,17 @@ def hub_reachable(endpoint: str = REAL_HUB, *, timeout: float = 3.0) -> bool:
     except Exception:
         return False
     return True
+
+
+def find_shared_data(filename: str, *, start: Path | None = None) -> Path | None:
+    """``shared/data/<filename>`` (the real records the demo serves), found by walking up
+    from ``start`` (default: the working directory), then from this package."""
+    for origin in (start or Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (origin, *origin.parents):
+            candidate = folder / "shared" / "data" / filename
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def _repo_root() -> Path | None:

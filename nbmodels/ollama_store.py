@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidModelIdError, ModelNotFoundError
+from .types import FileInfo
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 __all__ = [
     "CONFIG_MEDIA_TYPE",
@@ -56,6 +59,7 @@ __all__ = [
     "format_model_name",
     "format_parameter_size",
     "is_embedding_name",
+    "layer_files",
     "manifest_facts",
     "media_type",
     "parameter_count_from_tag",
@@ -231,6 +235,21 @@ class StoredModel:
             return _json_object(self.blob_path(cfg["digest"]).read_text(encoding="utf-8"))
         except (OSError, InvalidModelIdError, UnicodeDecodeError):
             return {}
+
+
+def layer_files(layers: Iterable[Mapping[str, Any]]) -> tuple[FileInfo, ...]:
+    """A manifest's layers as files of the store (``blobs/sha256-<hex>``, size, sha256)."""
+    files = []
+    for layer in layers:
+        hexdigest = str(layer.get("digest", "")).partition(":")[2]
+        files.append(
+            FileInfo(
+                path=f"blobs/sha256-{hexdigest}",
+                size=layer.get("size"),
+                sha256=hexdigest if _HEX64.match(hexdigest) else None,
+            )
+        )
+    return tuple(files)
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 RECORDS_ENV = "NBMODELS_HUB_RECORDS"
-_RECORDS_RELPATH = Path("shared") / "data" / "hub-models.parquet"
+_RECORDS_FILENAME = "hub-models.parquet"
 
 SORT_KEYS = ("downloads", "downloadsAllTime", "likes", "lastModified", "createdAt", "trendingScore")
 #: Keys of a listing item without ``full``/``expand`` (what the real Hub sends).
@@ -108,12 +108,9 @@ def find_shared_records() -> Path | None:
     if env:
         path = Path(env).expanduser()
         return path if path.is_file() else None
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            candidate = folder / _RECORDS_RELPATH
-            if candidate.is_file():
-                return candidate
-    return None
+    from ..demo import find_shared_data
+
+    return find_shared_data(_RECORDS_FILENAME)
 
 
 # -- records of the parquet file --------------------------------------------------------

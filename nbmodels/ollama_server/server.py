@@ -57,12 +57,9 @@ def find_library(start: Path | None = None) -> Path | None:
     env = os.environ.get("NBMODELS_OLLAMA_LIBRARY")
     if env and Path(env).expanduser().is_file():
         return Path(env).expanduser()
-    for origin in (start or Path.cwd(), Path(__file__).resolve()):
-        for folder in [origin, *origin.parents]:
-            candidate = folder / "shared" / "data" / LIBRARY_FILENAME
-            if candidate.is_file():
-                return candidate
-    return None
+    from ..demo import find_shared_data
+
+    return find_shared_data(LIBRARY_FILENAME, start=start)
 
 
 class _APIError(Exception):

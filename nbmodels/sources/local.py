@@ -450,17 +450,8 @@ class LocalSource(InMemorySource):
             fields["license"] = license_id(license_text)
             first = next((ln.strip() for ln in license_text.splitlines() if ln.strip()), "")
             extra["license_title"] = first[:120]
-        files = []
-        for layer in stored.layers:
-            digest = str(layer.get("digest", ""))
-            hexdigest = digest.partition(":")[2]
-            files.append(
-                FileInfo(
-                    path=f"blobs/sha256-{hexdigest}",
-                    size=layer.get("size"),
-                    sha256=hexdigest if _SHA256.match(hexdigest) else None,
-                )
-            )
+        from ..ollama_store import layer_files
+
         meta = ModelMetadata(
             id=stored.name,
             source=ModelSource.LOCAL,
@@ -470,7 +461,7 @@ class LocalSource(InMemorySource):
             tags=("gguf", "ollama"),
             library="gguf",
             size_bytes=stored.size,
-            files=tuple(files),
+            files=layer_files(stored.layers),
             local_path=str(blob) if blob is not None else None,
             updated_at=stored.modified_at,
             is_downloaded=blob is not None and blob.is_file(),

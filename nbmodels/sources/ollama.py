@@ -42,6 +42,7 @@ from ..errors import (
 from ..ollama_store import (
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,
+    layer_files,
     manifest_facts,
     media_type,
     parse_model_name,
@@ -50,7 +51,7 @@ from ..ollama_store import (
 )
 from ..settings import Settings
 from ..tasks import annotate
-from ..types import FileInfo, ModelMetadata, ModelSource
+from ..types import ModelMetadata, ModelSource
 from .base import InMemorySource
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,21 +104,6 @@ def _first_line(text: str | None) -> str | None:
 
 def _show(client: ollama.Client, *, name: str) -> Any:
     return client.show(name)
-
-
-def _files(layers: list[Mapping[str, Any]]) -> tuple[FileInfo, ...]:
-    files = []
-    for layer in layers:
-        digest = str(layer.get("digest", ""))
-        hexdigest = digest.partition(":")[2]
-        files.append(
-            FileInfo(
-                path=f"blobs/sha256-{hexdigest}",
-                size=layer.get("size"),
-                sha256=hexdigest or None,
-            )
-        )
-    return tuple(files)
 
 
 class OllamaSource(InMemorySource):
@@ -392,7 +378,7 @@ class OllamaSource(InMemorySource):
             size_bytes=sum(int(lay.get("size") or 0) for lay in layers),
             library="gguf",
             architectures=(facts.family,),
-            files=_files(layers),
+            files=layer_files(layers),
             download_url=f"{LIBRARY_URL}/{key}",
             extra={
                 "media_types": media,
