@@ -1,7 +1,7 @@
 """Command line: ``python -m nbmodels`` (or ``nbmodels``).
 
 nbmodels demo [--headless] [--offline] [--notebook PATH]   the main job (see README)
-nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.hub)
+nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.demo.hub)
 nbmodels search [QUERY] [--source S] [--task T] [--limit N] a quick search, printed as a table
 nbmodels sql "SELECT ..."                                   SQL over the catalog gathered so far
 """
@@ -17,10 +17,14 @@ from pathlib import Path
 DEFAULT_NOTEBOOK = "notebooks/01-discover.ipynb"
 
 
+def _repo_root() -> Path | None:
+    """The checkout this package runs from (the folder holding ``notebooks/``), if any."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "notebooks").is_dir() else None
+
+
 def _find_notebook(path: str) -> Path:
     candidates = [Path(path)]
-    from .demo import _repo_root
-
     root = _repo_root()
     if root is not None and not Path(path).is_absolute():
         candidates.append(root / path)
@@ -57,7 +61,7 @@ def run_notebook(path: Path, *, timeout: int = 900) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import hub_reachable, start_demo_servers
+    from .demo import hub_reachable, settings_environ, start_demo_servers
     from .settings import Settings
 
     notebook = _find_notebook(args.notebook)
@@ -66,14 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.offline or not hub_reachable():
         demo = start_demo_servers(settings, port=args.port)
         print(f"nbmodels demo: the real Hub is not used; notebooks search {demo.description}")
-        env.update(
-            NBMODELS_DEMO_HUB=demo.hub_url,
-            HF_ENDPOINT=demo.hub_url,
-            NBMODELS_HF_ENDPOINT=demo.hub_url,
-            NBMODELS_HOME=str(settings.home / "demo"),
-        )
-        if demo.ollama_url:
-            env.update(NBMODELS_DEMO_OLLAMA=demo.ollama_url, OLLAMA_HOST=demo.ollama_url)
+        env.update(settings_environ(demo.settings))
     else:
         demo = None
         print("nbmodels demo: the Hugging Face Hub is reachable; notebooks will use it")
@@ -97,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_hub(rest: list[str]) -> int:
-    from .hub.__main__ import main as hub_main
+    from .demo.hub.__main__ import main as hub_main
 
     return hub_main(rest) or 0
 
@@ -147,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--no-browser", action="store_true", help="don't open a web browser")
     demo.set_defaults(func=cmd_demo)
-    sub.add_parser("hub", help="serve a local Hub (see python -m nbmodels.hub --help)")
+    sub.add_parser("hub", help="serve a local Hub (see python -m nbmodels.demo.hub --help)")
     search = sub.add_parser("search", help="search models and print a table")
     search.add_argument("query", nargs="?")
     search.add_argument("--source")

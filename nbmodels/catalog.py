@@ -18,9 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +44,8 @@ from .errors import (
     SourceWarning,
     SQLError,
 )
-from .settings import Settings
+from .files import atomic_path
+from .settings import Settings, default_settings, settings_generation
 from .sources import SORT_KEYS, Source, get_source
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
@@ -103,15 +102,8 @@ def _server_limit(limit: int | None) -> int | None:
 
 
 def _atomic_write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Catalog:
@@ -130,7 +122,7 @@ class Catalog:
         sources: Sequence[str | Source] | None = None,
         path: Path | str | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else Settings.from_env()
+        self.settings = settings if settings is not None else default_settings()
         if sources is None:
             sources = list(_DEFAULT_SOURCES)
             if self.settings.custom_catalogs:
@@ -741,25 +733,30 @@ def _duckdb_message(exc: BaseException) -> str:
 
 # -- the default catalog --------------------------------------------------------------------
 _default: Catalog | None = None
+_default_for: int | None = None  # the settings generation it was built for; None: chosen
 _default_lock = threading.Lock()
 
 
 def default_catalog() -> Catalog:
-    """The catalog the module-level functions use (built on first use from the env)."""
-    global _default
+    """The catalog the module-level functions use: built on first use from
+    :func:`~nbmodels.settings.default_settings`, again after :func:`~nbmodels.settings.use_settings`."""
+    global _default, _default_for
     with _default_lock:
-        if _default is None:
-            _default = Catalog(Settings.from_env())
+        generation = settings_generation()
+        if _default is None or (_default_for is not None and _default_for != generation):
+            if _default is not None:
+                _default.close()
+            _default, _default_for = Catalog(default_settings()), generation
         return _default
 
 
 def set_default_catalog(catalog: Catalog | None) -> None:
     """Use ``catalog`` for the module-level functions (None: build a fresh one next time)."""
-    global _default
+    global _default, _default_for
     if catalog is not None and not isinstance(catalog, Catalog):
         raise ConfigurationError(f"set_default_catalog() takes a Catalog, got {catalog!r}.")
     with _default_lock:
-        _default = catalog
+        _default, _default_for = catalog, None
 
 
 _P = ParamSpec("_P")

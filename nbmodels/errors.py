@@ -18,6 +18,8 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │                                          or DuckDB rejected it
     ├── CustomCatalogError (ValueError)        a custom catalog file cannot be parsed at all
     ├── GGUFError (ValueError)                 a file is not GGUF, or its header is damaged
+    ├── StorageError (OSError)                 nbmodels cannot write (or read) its own files:
+    │                                          NBMODELS_HOME is a file, not writable, disk full
     ├── DownloadError                          (download module)
     ├── RegistryError                          (registry module)
     └── EngineError                            (engine module)
@@ -47,6 +49,7 @@ __all__ = [
     "SQLError",
     "SourceUnavailableError",
     "SourceWarning",
+    "StorageError",
     "UnknownSourceError",
 ]
 
@@ -104,6 +107,17 @@ class CustomCatalogError(NBModelsError, ValueError):
 
 class GGUFError(NBModelsError, ValueError):
     """A file is not a GGUF file, or its header cannot be read."""
+
+
+class StorageError(NBModelsError, OSError):
+    """nbmodels cannot write or read one of its own files (``path`` says which)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class DownloadError(NBModelsError):

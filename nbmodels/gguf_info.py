@@ -56,6 +56,8 @@ class GGUFInfo:
     chat_template: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # scalars and short arrays
     array_lengths: Mapping[str, int] = field(default_factory=dict)  # the long arrays left out
+    tensor_types: Mapping[str, int] = field(default_factory=dict)  # ggml type -> elements
+    tensor_bytes: int = 0  # bytes of tensor data (the weights), from the tensor table
 
     @property
     def pooling(self) -> bool:
@@ -228,6 +230,7 @@ def _parse(path: Path, buf: mmap.mmap) -> GGUFInfo:
 
     params_from_tensors = 0
     weight: Counter[str] = Counter()
+    elements: Counter[str] = Counter()
     data_end = 0
     for _ in range(tensor_count):
         cur.string()  # the tensor's name
@@ -245,6 +248,7 @@ def _parse(path: Path, buf: mmap.mmap) -> GGUFInfo:
             raise _Damaged(f"a tensor has the unknown type {raw_type}") from None
         n_bytes = n_elements * type_size // block
         weight[ggml_type.name] += n_bytes
+        elements[ggml_type.name] += n_elements
         data_end = max(data_end, offset + n_bytes)
 
     alignment = metadata.get("general.alignment", 32)
@@ -286,6 +290,8 @@ def _parse(path: Path, buf: mmap.mmap) -> GGUFInfo:
         chat_template=_str(chat_template),
         metadata=metadata,
         array_lengths=array_lengths,
+        tensor_types=dict(elements),
+        tensor_bytes=sum(weight.values()),
     )
 
 

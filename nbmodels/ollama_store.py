@@ -17,10 +17,9 @@ a ``digest`` (``sha256:<hex>``, the blob's name) and a ``size``.
     ['llama3:8b', 'nomic-embed-text:latest']
     >>> store.get("llama3:8b").template
 
-:meth:`OllamaStore.add_manifest` lays out a *real* manifest (e.g. from the library
-snapshot) with small stand-in blobs: sizes in the manifest stay the real ones (GBs), the
-files on disk are a few bytes. Every write goes to a temporary file first and is moved into
-place with :func:`os.replace`, so a reader never sees half a manifest or half a blob.
+Every write goes to a temporary file first and is moved into place
+(:func:`nbmodels.files.atomic_write`), so a reader never sees half a manifest or half a
+blob, and a blob is only ever stored under its own sha256.
 """
 
 from __future__ import annotations
@@ -28,16 +27,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidModelIdError, ModelNotFoundError
+from .files import atomic_write
 from .types import FileInfo
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -47,20 +45,14 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_NAMESPACE",
     "DEFAULT_TAG",
-    "EMBEDDING_NAME_WORDS",
     "MANIFEST_MEDIA_TYPE",
     "MEDIA_TYPE_PREFIX",
-    "ModelFacts",
     "OllamaStore",
     "StoredModel",
-    "atomic_write",
     "blob_name",
-    "family_from_name",
     "format_model_name",
     "format_parameter_size",
-    "is_embedding_name",
     "layer_files",
-    "manifest_facts",
     "media_type",
     "parameter_count_from_tag",
     "parse_model_name",
@@ -141,19 +133,6 @@ def blob_name(digest: str) -> str:
     if not match:
         raise InvalidModelIdError(f"{digest!r} is not a sha256 digest ('sha256:' + 64 hex digits).")
     return f"sha256-{match.group(1)}"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -260,19 +239,6 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _stand_in(layer: Mapping[str, Any]) -> bytes:
-    """Small, deterministic bytes standing in for a library layer we cannot download."""
-    kind = str(layer.get("mediaType", "")).removeprefix(MEDIA_TYPE_PREFIX)
-    digest = str(layer.get("digest", ""))
-    if kind == "template":
-        return b"{{ if .System }}{{ .System }}\n{{ end }}{{ .Prompt }}"
-    if kind == "params":
-        return b"{}"
-    if kind == CONFIG_MEDIA_TYPE:
-        return json.dumps({"model_format": "gguf", "stand_in": True}).encode()
-    return f"nbmodels stand-in for {kind or 'blob'} {digest}\n".encode()
 
 
 class OllamaStore:
@@ -383,10 +349,16 @@ class OllamaStore:
     def write_blob(self, data: bytes, *, digest: str | None = None) -> str:
         """Store ``data`` as a blob; returns its digest ``"sha256:<hex>"``.
 
-        With ``digest`` the blob is stored under that name even though its content differs
-        (a stand-in for a layer too large to download here).
+        ``digest``, when given, must be the data's sha256 (else InvalidModelIdError): a blob's
+        name is its content's hash, and nothing else is written under it.
         """
-        digest = digest or "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest is not None and blob_name(digest) != blob_name(actual):
+            raise InvalidModelIdError(
+                f"blob data has digest {actual}, not {digest}: refusing to store it under "
+                "the wrong name."
+            )
+        digest = actual
         path = self.blob_path(digest)
         if not path.is_file():
             atomic_write(path, data)
@@ -432,30 +404,6 @@ class OllamaStore:
         }
         return self.write_manifest(name, manifest)
 
-    def add_manifest(
-        self,
-        name: str,
-        manifest: Mapping[str, Any],
-        *,
-        blob_bytes: Callable[[Mapping[str, Any]], bytes] | None = None,
-    ) -> StoredModel:
-        """Lay out a real ``manifest`` as ``name``, with stand-in blobs for its layers.
-
-        ``blob_bytes(layer)`` gives the bytes for a layer (and for the config, whose
-        ``mediaType`` is the docker config type); the default writes a few deterministic
-        bytes. Blobs already present are kept. Sizes in the manifest stay the real ones.
-        """
-        if not isinstance(manifest.get("layers"), list):
-            raise InvalidModelIdError(f"manifest for {name!r} has no 'layers' list.")
-        make = blob_bytes or _stand_in
-        layers = list(manifest["layers"])
-        if isinstance(manifest.get("config"), Mapping):
-            layers.append(manifest["config"])
-        for layer in layers:
-            if layer.get("digest") and not self.has_blob(layer["digest"]):
-                self.write_blob(make(layer), digest=layer["digest"])
-        return self.write_manifest(name, manifest)
-
     def copy(self, src: str, dst: str) -> StoredModel:
         """Make ``dst`` another name for ``src`` (same manifest, same blobs)."""
         source = self.get(src)
@@ -497,23 +445,10 @@ class OllamaStore:
             folder = folder.parent
 
 
-# -- what a manifest says about a model ---------------------------------------------------
-# A library manifest carries names, sizes and media types, not the GGUF header. These
-# helpers derive Ollama's ``details`` and ``capabilities`` from what is there (the tag
-# usually names the size: "8b", "0.5b", "22m"), and estimate the rest; GGUF headers, when
-# readable, win over every guess here.
+# -- sizes in names ----------------------------------------------------------------------
+# Ollama names the size of a model in its tag ("8b", "0.5b", "22m") and in details
+# (``parameter_size``: "8.0B"); a ``latest`` tag borrows it from a size tag with the same weights.
 
-EMBEDDING_NAME_WORDS = (
-    "embed",
-    "minilm",
-    "bge",
-    "e5-",
-    "gte-",
-    "paraphrase",
-    "nomic-embed",
-    "granite-embedding",
-)
-_LLAMA_FAMILY = ("llama", "llava", "bakllava", "codellama", "tinyllama", "mistral", "mixtral")
 _SIZE_TAG = re.compile(r"^(\d+(?:\.\d+)?)([bmk])(?:-|$)", re.IGNORECASE)
 _SIZE_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmbt])\s*$", re.IGNORECASE)
 _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
@@ -531,17 +466,6 @@ def parse_parameter_size(text: str | None) -> int | None:
     return int(float(match.group(1)) * _SCALE[match.group(2).lower()]) if match else None
 
 
-def format_parameter_size(count: int | None) -> str:
-    """8_030_261_248 -> ``"8.0B"``, 22_565_376 -> ``"22.6M"`` (Ollama's style)."""
-    if not count:
-        return ""
-    for unit, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
-        if count >= scale:
-            value = count / scale
-            return f"{value:.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
-    return str(count)
-
-
 def quantization_from_bits(bits_per_weight: float) -> str:
     """A likely GGUF quantization for an average number of bits per weight."""
     for limit, name in ((3.0, "Q2_K"), (4.2, "Q3_K_M"), (5.2, "Q4_K_M"), (6.2, "Q5_K_M"),
@@ -551,101 +475,15 @@ def quantization_from_bits(bits_per_weight: float) -> str:
     return "F32"
 
 
-def is_embedding_name(model: str) -> bool:
-    lowered = model.lower()
-    return any(word in lowered for word in EMBEDDING_NAME_WORDS)
-
-
-def family_from_name(model: str) -> str:
-    """The GGUF architecture a library model most likely has (``"qwen2.5"`` -> ``"qwen2"``)."""
-    lowered = model.lower()
-    if is_embedding_name(lowered):
-        return "nomic-bert" if lowered.startswith("nomic") else "bert"
-    if lowered.startswith(_LLAMA_FAMILY):
-        return "llama"
-    return re.split(r"[-.:_]", lowered, maxsplit=1)[0] or lowered
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """Ollama's ``details`` and ``capabilities`` for a model, derived from its manifest."""
-
-    family: str
-    parameter_count: int | None
-    quantization_level: str
-    context_length: int
-    embedding_length: int
-    capabilities: tuple[str, ...]
-    format: str = "gguf"
-
-    @property
-    def parameter_size(self) -> str:
-        return format_parameter_size(self.parameter_count)
-
-    @property
-    def families(self) -> list[str]:
-        return [self.family, "clip"] if "vision" in self.capabilities else [self.family]
-
-    def details(self) -> dict[str, Any]:
-        """The ``details`` object of /api/tags and /api/show."""
-        return {
-            "parent_model": "",
-            "format": self.format,
-            "family": self.family,
-            "families": self.families,
-            "parameter_size": self.parameter_size,
-            "quantization_level": self.quantization_level,
-        }
-
-
-def manifest_facts(
-    model: str,
-    tag: str,
-    manifest: Mapping[str, Any],
-    *,
-    template: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    parameter_count: int | None = None,
-) -> ModelFacts:
-    """Facts of ``model:tag`` from its manifest (and, when known, template and params).
-
-    ``parameter_count`` overrides the tag (e.g. the size tag of a ``latest`` alias).
-    Capabilities follow Ollama's rules where the data allows: a projector layer means
-    vision, ``.Tools`` / ``.Suffix`` / ``.Think`` in the template mean tools / insert /
-    thinking; embedding models (by name) have ``embedding`` instead of ``completion``.
-    """
-    layers = [lay for lay in manifest.get("layers", []) if isinstance(lay, Mapping)]
-    kinds = {str(lay.get("mediaType", "")) for lay in layers}
-    model_size = sum(
-        int(lay.get("size") or 0) for lay in layers if lay.get("mediaType") == media_type("model")
-    )
-    embedding = is_embedding_name(model)
-    count = parameter_count or parameter_count_from_tag(tag)
-    if count and model_size:
-        quantization = quantization_from_bits(model_size * 8 / count)
-    else:
-        quantization = "F16" if embedding else "Q4_K_M"  # the library's usual defaults
-        count = count or (int(model_size * 8 / (16 if embedding else 4.85)) or None)
-    caps: list[str] = ["embedding"] if embedding else ["completion"]
-    if media_type("projector") in kinds:
-        caps.append("vision")
-    text = template or ""
-    if ".Tools" in text:
-        caps.append("tools")
-    if ".Suffix" in text:
-        caps.append("insert")
-    if ".Think" in text:
-        caps.append("thinking")
-    ctx = (params or {}).get("num_ctx")
-    big = (count or 0) >= 6 * 10**9
-    return ModelFacts(
-        family=family_from_name(model),
-        parameter_count=count,
-        quantization_level=quantization,
-        context_length=int(ctx) if isinstance(ctx, int) else (512 if embedding else 4096),
-        embedding_length=768 if embedding else (4096 if big else 2048),
-        capabilities=tuple(caps),
-    )
+def format_parameter_size(count: int | None) -> str:
+    """8_030_261_248 -> ``"8.0B"``, 22_565_376 -> ``"22.6M"`` (Ollama's style)."""
+    if not count:
+        return ""
+    for unit, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
+    return str(count)
 
 
 def sibling_parameter_count(

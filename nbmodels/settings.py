@@ -17,6 +17,14 @@ need settings take one (or build a default) when they are constructed.
 | local_paths    | ``NBMODELS_LOCAL_PATHS`` (``os.pathsep``) | none (extra folders to scan)    |
 | ollama_models  | ``OLLAMA_MODELS``                         | ``~/.ollama/models``            |
 | hf_cache       | ``HF_HUB_CACHE``, ``HF_HOME``/hub         | ``~/.cache/huggingface/hub``    |
+| demo           | ``NBMODELS_DEMO``                         | false (use the embedded demo)   |
+| demo_hub       | ``NBMODELS_DEMO_HUB``                     | none (a running demo hub's URL) |
+| demo_ollama    | ``NBMODELS_DEMO_OLLAMA``                  | none (its Ollama API's URL)     |
+| hub_records    | ``NBMODELS_HUB_RECORDS``                  | none (Hub records for the demo) |
+
+:func:`default_settings` is what the module-level functions (``nbmodels.search`` ...) use:
+``Settings.from_env()`` unless :func:`use_settings` chose others for this process (the demo
+does, to point the kernel at its hub without rewriting ``os.environ``).
 """
 
 from __future__ import annotations
@@ -28,9 +36,17 @@ from pathlib import Path
 
 from .errors import ConfigurationError
 
-__all__ = ["Settings"]
+__all__ = ["TRUE_STRINGS", "Settings", "default_settings", "is_true", "use_settings"]
 
-_TRUE = {"1", "true", "yes", "on"}
+#: what counts as "on" in an environment variable or a query parameter (case-insensitive)
+TRUE_STRINGS = frozenset({"1", "true", "yes", "on"})
+
+
+def is_true(value: object) -> bool:
+    """Whether ``value`` (an environment variable's text, a flag) means "on"."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in TRUE_STRINGS
 
 
 def _normalize_host(host: str) -> str:
@@ -61,6 +77,10 @@ class Settings:
     local_paths: tuple[Path, ...] = ()
     ollama_models: Path = field(default_factory=lambda: Path.home() / ".ollama" / "models")
     hf_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "huggingface" / "hub")
+    demo: bool = False
+    demo_hub: str | None = None
+    demo_ollama: str | None = None
+    hub_records: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -70,6 +90,8 @@ class Settings:
         object.__setattr__(
             self, "local_paths", tuple(Path(p).expanduser() for p in self.local_paths)
         )
+        if self.hub_records is not None:
+            object.__setattr__(self, "hub_records", Path(self.hub_records).expanduser())
         object.__setattr__(self, "hf_endpoint", self.hf_endpoint.rstrip("/"))
         object.__setattr__(self, "ollama_host", _normalize_host(self.ollama_host))
         if not self.hf_endpoint.startswith(("http://", "https://")):
@@ -88,7 +110,8 @@ class Settings:
             f"ollama_library={self.ollama_library!r}, offline={self.offline}, "
             f"timeout={self.timeout}, custom_catalogs={self.custom_catalogs!r}, "
             f"local_paths={[str(p) for p in self.local_paths]!r}, "
-            f"ollama_models={str(self.ollama_models)!r}, hf_cache={str(self.hf_cache)!r})"
+            f"ollama_models={str(self.ollama_models)!r}, hf_cache={str(self.hf_cache)!r}, "
+            f"demo={self.demo}, demo_hub={self.demo_hub!r})"
         )
 
     @classmethod
@@ -107,8 +130,16 @@ class Settings:
             values["ollama_host"] = env["OLLAMA_HOST"]
         if env.get("NBMODELS_OLLAMA_LIBRARY"):
             values["ollama_library"] = env["NBMODELS_OLLAMA_LIBRARY"]
-        offline = env.get("NBMODELS_OFFLINE") or env.get("HF_HUB_OFFLINE") or ""
-        values["offline"] = offline.strip().lower() in _TRUE
+        values["offline"] = is_true(env.get("NBMODELS_OFFLINE") or env.get("HF_HUB_OFFLINE"))
+        values["demo"] = is_true(env.get("NBMODELS_DEMO"))
+        for var, name in (
+            ("NBMODELS_DEMO_HUB", "demo_hub"),
+            ("NBMODELS_DEMO_OLLAMA", "demo_ollama"),
+        ):
+            if env.get(var, "").strip():
+                values[name] = env[var].strip().rstrip("/")
+        if env.get("NBMODELS_HUB_RECORDS", "").strip():
+            values["hub_records"] = Path(env["NBMODELS_HUB_RECORDS"].strip())
         if env.get("NBMODELS_TIMEOUT"):
             try:
                 values["timeout"] = float(env["NBMODELS_TIMEOUT"])
@@ -140,3 +171,29 @@ class Settings:
     @property
     def catalog_dir(self) -> Path:
         return self.home / "catalog"
+
+
+# -- the settings of the module-level functions ---------------------------------------------
+_chosen: Settings | None = None
+_generation = 0  # bumped by use_settings(): default objects built before it are rebuilt
+
+
+def default_settings() -> Settings:
+    """The settings the module-level functions use: those given to :func:`use_settings`,
+    else a fresh ``Settings.from_env()``."""
+    return _chosen if _chosen is not None else Settings.from_env()
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make the module-level functions (and their default catalog) use ``settings``;
+    ``None`` goes back to the environment."""
+    global _chosen, _generation
+    if settings is not None and not isinstance(settings, Settings):
+        raise ConfigurationError(f"use_settings() takes a Settings, got {settings!r}.")
+    _chosen = settings
+    _generation += 1
+
+
+def settings_generation() -> int:
+    """A number that changes whenever :func:`use_settings` is called."""
+    return _generation

@@ -4,7 +4,7 @@
   ``~/.cache/nbmodels-test-models/<tinymodels version>-<transformers version>/``
   (``$NBMODELS_TEST_MODELS_CACHE`` overrides the base folder); a dict ``{repo_id: folder}``
   with ``.repos_dir``.
-- ``hub_server`` (session): a :class:`nbmodels.hub.HubServer` on port 0 serving copies of the
+- ``hub_server`` (session): a :class:`nbmodels.demo.hub.HubServer` on port 0 serving copies of the
   tiny models, three test repos (below) and the 4,167 real records, with ``page_size=100``
   so listings page. ``nbmodels-test/gated-model`` is gated.
 - ``hub_endpoint`` (function): points ``huggingface_hub`` (constants and ``HF_ENDPOINT``) at
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from nbmodels.hub import TINY_MODELS_VERSION, HubServer, build_tiny_models
+from nbmodels.demo.hub import TINY_MODELS_VERSION, HubServer, build_tiny_models
 
 __all__ = [
     "GATED_REPO",

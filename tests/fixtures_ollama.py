@@ -1,6 +1,6 @@
 """Fixtures for a real local Ollama API: the server over a tiny Ollama store.
 
-- ``ollama_server`` (function): a :class:`nbmodels.ollama_server.OllamaServer` on port 0 over
+- ``ollama_server`` (function): a :class:`nbmodels.demo.ollama.OllamaServer` on port 0 over
   ``$OLLAMA_MODELS`` of the test (``tmp_path/"ollama-models"``, set by ``isolated_env``),
   seeded with the demo models (``tinyllama-chat``, ``tiny-embed``, ``tiny-vision``,
   ``tiny-tools``), pulling from the real library snapshot ``shared/data/ollama-library.json``.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nbmodels.ollama_server import OllamaServer, seed_demo_models
+from nbmodels.demo.ollama import OllamaServer, seed_demo_models
 
 __all__ = ["ollama_host", "ollama_server"]
 

@@ -11,22 +11,27 @@ import pytest
 
 import nbmodels
 from nbmodels import catalog, demo
+from nbmodels.settings import default_settings, use_settings
 
 REPO = Path(__file__).resolve().parents[1]
-_POINTED = ("NBMODELS_HF_ENDPOINT", "HF_ENDPOINT", "OLLAMA_HOST", "NBMODELS_HOME")
 
 
 @pytest.fixture
-def restore_kernel_state(monkeypatch):
-    """ensure_hub() points this process at the demo: undo that after the test."""
+def restore_kernel_state():
+    """ensure_hub() chooses this process's default settings: undo that after the test."""
     import huggingface_hub.constants as hfc
 
-    for var in _POINTED:
-        monkeypatch.setenv(var, os.environ.get(var, ""))
-    monkeypatch.setattr(hfc, "ENDPOINT", hfc.ENDPOINT)
-    monkeypatch.setattr(hfc, "HUGGINGFACE_CO_URL_TEMPLATE", hfc.HUGGINGFACE_CO_URL_TEMPLATE)
+    def pointing() -> dict[str, str]:
+        names = ("HF_ENDPOINT", "NBMODELS_HF_ENDPOINT", "OLLAMA_HOST", "NBMODELS_HOME", "HF_HOME")
+        return {k: os.environ.get(k, "") for k in (*names, "HF_HUB_CACHE")}
+
+    environ, endpoint = pointing(), hfc.ENDPOINT
     yield
+    use_settings(None)
     catalog.set_default_catalog(None)
+    # the endpoint travels as Settings: nothing global was rewritten
+    assert pointing() == environ
+    assert hfc.ENDPOINT == endpoint  # noqa: SIM300
 
 
 @pytest.mark.slow
@@ -38,14 +43,15 @@ def test_ensure_hub_starts_the_embedded_demo_and_points_search_at_it(
     try:
         assert env.is_demo and env.hub_url.startswith("http://127.0.0.1:")
         assert "embedded demo hub" in repr(env)
-        assert os.environ["HF_ENDPOINT"] == env.hub_url
+        assert default_settings() is env.settings and env.settings.hf_endpoint == env.hub_url
         assert demo.ensure_hub() is env  # one set of servers per process
         df = nbmodels.search("tiny-llama", source="huggingface", limit=5)
         assert "nbmodels-demo/tiny-llama-chat" in set(df["id"])
         assert nbmodels.get_source("ollama").is_running()
-        # the catalog lives apart from a real one
-        assert catalog.default_catalog().path.is_relative_to(Path(os.environ["NBMODELS_HOME"]))
-        assert os.environ["NBMODELS_HOME"].endswith("demo")
+        # the catalog and the HF cache live apart from real ones
+        home = Path(os.environ["NBMODELS_HOME"])
+        assert catalog.default_catalog().path == home / "demo" / "catalog"
+        assert env.settings.hf_cache == home / "demo" / "hf-cache"
     finally:
         env.close()
     assert not demo.hub_reachable(env.hub_url, timeout=1)

@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from nbmodels.hub import TINY_MODELS, HubServer, find_shared_records
+from nbmodels.demo.hub import TINY_MODELS, HubServer, find_shared_records
 
 CHAT = "nbmodels-demo/tiny-llama-chat"
 EMBEDDER = "nbmodels-demo/tiny-embedder"
@@ -400,7 +400,7 @@ def test_command_line_serves_until_stopped(tiny_models, shared_data):
     cmd = [
         sys.executable,
         "-m",
-        "nbmodels.hub",
+        "nbmodels.demo.hub",
         "--port",
         "0",
         "--repos",
@@ -427,7 +427,7 @@ def test_command_line_serves_until_stopped(tiny_models, shared_data):
 
 
 def test_command_line_reports_a_missing_records_file(tmp_path):
-    cmd = [sys.executable, "-m", "nbmodels.hub", "--no-tiny-models", "--repos", str(tmp_path)]
+    cmd = [sys.executable, "-m", "nbmodels.demo.hub", "--no-tiny-models", "--repos", str(tmp_path)]
     out = subprocess.run(
         [*cmd, "--records", str(tmp_path / "nope.parquet")], capture_output=True, text=True
     )

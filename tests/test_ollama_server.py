@@ -13,9 +13,9 @@ import httpx
 import ollama
 import pytest
 
-from nbmodels.ollama_server import OllamaServer, seed_demo_models
-from nbmodels.ollama_server.__main__ import main
-from nbmodels.ollama_server.describe import read_gguf_fields
+from nbmodels.demo.ollama import OllamaServer, seed_demo_models
+from nbmodels.demo.ollama.__main__ import main
+from nbmodels.demo.ollama.describe import read_gguf_fields
 from nbmodels.ollama_store import OllamaStore
 
 DEMO = ["tiny-embed:latest", "tiny-tools:latest", "tiny-vision:latest", "tinyllama-chat:latest"]

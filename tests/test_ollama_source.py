@@ -9,6 +9,8 @@ from pathlib import Path
 import ollama
 import pytest
 
+from nbmodels.demo.ollama import OllamaServer
+from nbmodels.demo.ollama.facts import add_manifest
 from nbmodels.errors import (
     ConfigurationError,
     InvalidModelIdError,
@@ -16,7 +18,6 @@ from nbmodels.errors import (
     OllamaNotRunningError,
     SourceUnavailableError,
 )
-from nbmodels.ollama_server import OllamaServer
 from nbmodels.ollama_store import OllamaStore
 from nbmodels.sources import get_source
 from nbmodels.sources.ollama import OllamaSource, license_id
@@ -93,7 +94,7 @@ def test_parameters_from_details_when_the_blob_is_no_gguf(
     ollama_host: str, ollama_server: OllamaServer, library_path: Path
 ) -> None:
     manifest = json.loads(library_path.read_text())["manifests"]["llama3:8b"]
-    OllamaStore(ollama_server.store.root).add_manifest("llama3:8b", manifest)  # stand-in blobs
+    add_manifest(OllamaStore(ollama_server.store.root), "llama3:8b", manifest)  # stand-in blobs
     meta = OllamaSource().model_info("llama3:8b")
     assert meta.is_downloaded and meta.parameters == 8_000_000_000
     assert meta.size_bytes == sum(layer["size"] for layer in manifest["layers"])
@@ -108,7 +109,7 @@ def test_available_models_from_the_server(ollama_host: str, library_path: Path) 
     by_id = {m.id: m for m in models}
     llama = by_id["llama3:8b"]
     assert llama.size_bytes == sum(x["size"] for x in manifests["llama3:8b"]["layers"])
-    assert "llama" in llama.tags and llama.version == "8b" and not llama.is_downloaded
+    assert "completion" in llama.tags and llama.version == "8b" and not llama.is_downloaded
     assert "application/vnd.ollama.image.model" in llama.extra["media_types"]
     assert by_id["llama3:latest"].parameters == 8_000_000_000  # same weights as llama3:8b
     llava = by_id["llava:7b"]

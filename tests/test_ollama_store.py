@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nbmodels.demo.ollama.facts import add_manifest, manifest_facts
 from nbmodels.errors import InvalidModelIdError, ModelNotFoundError
 from nbmodels.ollama_store import (
     DEFAULT_HOST,
@@ -16,7 +17,6 @@ from nbmodels.ollama_store import (
     blob_name,
     format_model_name,
     format_parameter_size,
-    manifest_facts,
     parameter_count_from_tag,
     parse_model_name,
     parse_parameter_size,
@@ -69,7 +69,7 @@ def test_format_model_name_is_the_shortest() -> None:
 def test_real_manifests_round_trip(tmp_path: Path, library: dict) -> None:
     store = OllamaStore(tmp_path / "models")
     for name in REAL:
-        store.add_manifest(name, library[name])
+        add_manifest(store, name, library[name])
     listed = store.models()
     assert [m.name for m in listed] == sorted(REAL)
     for name in REAL:
@@ -130,7 +130,7 @@ def test_add_writes_content_addressed_blobs_and_text_helpers(tmp_path: Path) -> 
 
 def test_junk_files_are_ignored(tmp_path: Path, library: dict) -> None:
     store = OllamaStore(tmp_path)
-    store.add_manifest("llama3:8b", library["llama3:8b"])
+    add_manifest(store, "llama3:8b", library["llama3:8b"])
     lib = tmp_path / "manifests" / DEFAULT_HOST / "library"
     (lib / "llama3" / "broken").write_text("{not json")
     (lib / "llama3" / "list").write_text("[1, 2]")
@@ -150,14 +150,14 @@ def test_get_unknown_and_case_insensitive(tmp_path: Path, library: dict) -> None
     with pytest.raises(ModelNotFoundError, match="model 'nope:latest' not found"):
         store.get("nope")
     assert store.models() == []  # no manifests folder yet
-    store.add_manifest("llama3:8b", library["llama3:8b"])
+    add_manifest(store, "llama3:8b", library["llama3:8b"])
     assert store.get("Llama3:8B").name == "llama3:8b"
 
 
 def test_copy_and_delete_prune_unused_blobs(tmp_path: Path, library: dict) -> None:
     store = OllamaStore(tmp_path)
-    store.add_manifest("llama3:8b", library["llama3:8b"])
-    store.add_manifest("all-minilm:22m", library["all-minilm:22m"])
+    add_manifest(store, "llama3:8b", library["llama3:8b"])
+    add_manifest(store, "all-minilm:22m", library["all-minilm:22m"])
     copy = store.copy("llama3:8b", "mine/llama:fav")
     assert copy.digest == store.get("llama3:8b").digest
     store.delete("llama3:8b")
@@ -176,7 +176,7 @@ def test_copy_and_delete_prune_unused_blobs(tmp_path: Path, library: dict) -> No
 
 def test_writes_are_atomic(tmp_path: Path, library: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     store = OllamaStore(tmp_path)
-    store.add_manifest("llama3:8b", library["llama3:8b"])
+    add_manifest(store, "llama3:8b", library["llama3:8b"])
     before = store.get("llama3:8b").manifest_path.read_bytes()
 
     def boom(src: str, dst: str) -> None:

@@ -20,13 +20,13 @@ import pytest
 from fixtures_hub import GATED_REPO, REVISIONS_REPO
 from huggingface_hub import HfApi, ModelInfo
 
+from nbmodels.demo.hub import HubServer
 from nbmodels.errors import (
     ConfigurationError,
     HubUnreachableError,
     InvalidModelIdError,
     ModelNotFoundError,
 )
-from nbmodels.hub import HubServer
 from nbmodels.settings import Settings
 from nbmodels.sources import get_source
 from nbmodels.sources.huggingface import (

@@ -16,6 +16,7 @@ import pytest
 from fixtures_hub import REVISIONS_REPO
 from test_gguf_info import write_tiny_gguf
 
+from nbmodels.demo.ollama.facts import add_manifest
 from nbmodels.errors import ModelNotFoundError
 from nbmodels.ollama_store import OllamaStore
 from nbmodels.settings import Settings
@@ -374,7 +375,7 @@ def ollama_dir(tmp_path: Path, shared_data: Path) -> Path:
                 return json.dumps({"model_format": "gguf"}).encode()
             return f"stand-in for {layer.get('digest')}".encode()
 
-        store.add_manifest(name, manifest, blob_bytes=blob_bytes)
+        add_manifest(store, name, manifest, blob_bytes=blob_bytes)
     return root
 
 

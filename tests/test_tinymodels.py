@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from fixtures_hub import TinyModels
 
-from nbmodels.hub import TINY_MODELS, build_tiny_models
-from nbmodels.hub.tinymodels import STAMP_NAME
+from nbmodels.demo.hub import TINY_MODELS, build_tiny_models
+from nbmodels.demo.hub.tinymodels import STAMP_NAME
 
 MAX_BYTES = 2 * 1024 * 1024
 
@@ -118,6 +118,6 @@ def test_tokenizers_load_from_the_folders(tiny_models: TinyModels):
 
 
 def test_importing_the_hub_package_stays_light():
-    code = "import sys, nbmodels.hub; print(sorted({'torch', 'transformers', 'tokenizers'} & set(sys.modules)))"
+    code = "import sys, nbmodels.demo.hub; print(sorted({'torch', 'transformers', 'tokenizers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

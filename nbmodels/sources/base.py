@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from ..errors import ConfigurationError
-from ..settings import Settings
+from ..settings import Settings, default_settings
 from ..types import ModelMetadata, ModelSource, SupportedTask
 
 __all__ = [
@@ -42,7 +42,7 @@ class Source(ABC):
     kind: ClassVar[ModelSource]
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings if settings is not None else Settings.from_env()
+        self.settings = settings if settings is not None else default_settings()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

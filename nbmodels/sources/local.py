@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,6 +43,7 @@ from ..settings import Settings
 from ..tasks import annotate, capabilities_from_media_types
 from ..types import FileInfo, ModelMetadata, ModelSource
 from ..units import parse_count
+from ..weights import read_safetensors
 from .base import InMemorySource, did_you_mean, find_by_id
 
 __all__ = ["MAX_DEPTH", "LocalSource", "safetensors_parameter_count"]
@@ -66,7 +66,6 @@ _WEIGHT_SUFFIXES = (
     ".msgpack",
     ".ckpt",
 )
-_MAX_SAFETENSORS_HEADER = 100 * 2**20  # the format's own limit
 
 
 class _Skip(Exception):
@@ -77,37 +76,10 @@ class _Skip(Exception):
 
 
 def safetensors_parameter_count(path: str | os.PathLike[str]) -> tuple[int, dict[str, int]]:
-    """``(number of parameters, parameters per dtype)`` from a safetensors file's header.
-
-    Written by hand rather than with the ``safetensors`` package because that package is an
-    optional (engine) dependency, and the header is just 8 bytes of length plus JSON.
-    Raises ValueError if the header is damaged.
-    """
-    p = Path(path)
-    size = p.stat().st_size
-    with p.open("rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError("shorter than a safetensors header")
-        length = int.from_bytes(head, "little")
-        if not 2 <= length <= min(_MAX_SAFETENSORS_HEADER, size - 8):
-            raise ValueError(f"header length {length} does not fit the file")
-        header = json.loads(fh.read(length))
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    total = 0
-    per_dtype: dict[str, int] = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise ValueError(f"tensor {name!r} has no valid shape")
-        count = math.prod(shape)
-        total += count
-        dtype = str(entry.get("dtype", "?"))
-        per_dtype[dtype] = per_dtype.get(dtype, 0) + count
-    return total, per_dtype
+    """``(number of parameters, parameters per dtype)`` from a safetensors file's header
+    (see :mod:`nbmodels.weights`). Raises ValueError if the header is damaged."""
+    info = read_safetensors(path)
+    return info.total, dict(info.parameters)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -42,15 +42,16 @@ from ..errors import (
 from ..ollama_store import (
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,
+    format_parameter_size,
     layer_files,
-    manifest_facts,
     media_type,
     parse_model_name,
     parse_parameter_size,
+    quantization_from_bits,
     sibling_parameter_count,
 )
 from ..settings import Settings
-from ..tasks import annotate
+from ..tasks import annotate, capabilities_from_media_types
 from ..types import ModelMetadata, ModelSource
 from .base import InMemorySource
 
@@ -360,36 +361,40 @@ class OllamaSource(InMemorySource):
     def _library_meta(
         self, key: str, manifest: Mapping[str, Any], manifests: Mapping[str, Any]
     ) -> ModelMetadata:
+        """A library entry as a model: what its manifest shows, nothing guessed from names
+        (tasks and model type then come from :func:`nbmodels.tasks.annotate`)."""
         model, _, tag = key.partition(":")
         layers = [lay for lay in manifest.get("layers", []) if isinstance(lay, Mapping)]
-        facts = manifest_facts(
-            model, tag, manifest, parameter_count=sibling_parameter_count(manifests, model, tag)
-        )
         media = [str(lay.get("mediaType", "")) for lay in layers]
         weights = next((lay for lay in layers if lay.get("mediaType") == media_type("model")), {})
+        count = sibling_parameter_count(manifests, model, tag)
+        weights_size = int(weights.get("size") or 0)
+        quantization = (
+            quantization_from_bits(weights_size * 8 / count) if count and weights_size else None
+        )
+        caps = capabilities_from_media_types(media)
         meta = ModelMetadata(
             id=key,
             source=ModelSource.OLLAMA,
             name=model,
             description=f"{model}:{tag} from the Ollama library",
             version=tag,
-            tags=tuple(dict.fromkeys(["gguf", "ollama", facts.family, *facts.capabilities])),
-            parameters=facts.parameter_count,
+            tags=tuple(dict.fromkeys(["gguf", "ollama", *caps])),
+            parameters=count,
             size_bytes=sum(int(lay.get("size") or 0) for lay in layers),
             library="gguf",
-            architectures=(facts.family,),
             files=layer_files(layers),
             download_url=f"{LIBRARY_URL}/{key}",
             extra={
                 "media_types": media,
-                "capabilities": list(facts.capabilities),
+                "capabilities": list(caps),
                 "digest": weights.get("digest"),
-                "parameter_size": facts.parameter_size,
-                "quantization": facts.quantization_level,  # estimated from bits per weight
+                "parameter_size": format_parameter_size(count),
+                "quantization": quantization,  # estimated from bits per weight
                 "origin": "library",
             },
         )
-        return annotate(meta, capabilities=facts.capabilities)
+        return annotate(meta, capabilities=caps)
 
     # -- Source ---------------------------------------------------------------------------
     def models(self) -> list[ModelMetadata]:

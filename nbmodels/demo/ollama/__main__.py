@@ -1,4 +1,4 @@
-"""``python -m nbmodels.ollama_server [--port 11434] [--models DIR] [--library PATH]``."""
+"""``python -m nbmodels.demo.ollama [--port 11434] [--models DIR] [--library PATH]``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from ..settings import Settings
+from ...settings import Settings
 from . import OllamaServer, find_library, seed_demo_models
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(
-        prog="python -m nbmodels.ollama_server",
+        prog="python -m nbmodels.demo.ollama",
         description="Serve Ollama's REST API over an Ollama store (generation is a toy stand-in).",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -18,9 +18,7 @@ Hashes are cached by (path, size, mtime), so scanning a repo on each request sta
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import struct
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -290,28 +288,12 @@ def read_front_matter(path: Path) -> dict[str, Any] | None:
 
 
 def safetensors_parameters(paths: list[Path]) -> dict[str, Any] | None:
-    """``{"parameters": {dtype: n}, "total": n}`` from the headers of safetensors files.
+    """``{"parameters": {dtype: n}, "total": n}`` (the Hub's ``safetensors`` field) from the
+    headers of safetensors files; None if there are none or one is damaged."""
+    from nbmodels.weights import read_safetensors_files
 
-    Reads only each file's JSON header (8-byte length, then JSON), never the tensors.
-    """
-    counts: dict[str, int] = {}
-    for path in paths:
-        try:
-            with path.open("rb") as fh:
-                (length,) = struct.unpack("<Q", fh.read(8))
-                if length > 100 * 1024 * 1024:
-                    return None
-                header = json.loads(fh.read(length))
-        except (OSError, struct.error, ValueError):
-            return None
-        for name, tensor in header.items():
-            if name == "__metadata__" or not isinstance(tensor, dict):
-                continue
-            n = 1
-            for dim in tensor.get("shape", []):
-                n *= int(dim)
-            dtype = str(tensor.get("dtype", "?"))  # safetensors and the Hub share dtype names
-            counts[dtype] = counts.get(dtype, 0) + n
-    if not counts:
+    try:
+        info = read_safetensors_files(paths)
+    except (OSError, ValueError):
         return None
-    return {"parameters": counts, "total": sum(counts.values())}
+    return info.as_hub() if info.parameters else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmodels.errors import ConfigurationError
+from nbmodels.settings import is_true
 
 from .repos import Revision, read_front_matter, safetensors_parameters
 
@@ -37,8 +37,6 @@ __all__ = [
     "record_from_row",
 ]
 
-RECORDS_ENV = "NBMODELS_HUB_RECORDS"
-_RECORDS_FILENAME = "hub-models.parquet"
 
 SORT_KEYS = ("downloads", "downloadsAllTime", "likes", "lastModified", "createdAt", "trendingScore")
 #: Keys of a listing item without ``full``/``expand`` (what the real Hub sends).
@@ -99,18 +97,10 @@ class QueryError(ValueError):
 
 
 def find_shared_records() -> Path | None:
-    """Locate ``shared/data/hub-models.parquet``.
+    """The real Hub records (``shared/data/hub-models.parquet``, or ``NBMODELS_HUB_RECORDS``)."""
+    from ..data import find_records
 
-    ``$NBMODELS_HUB_RECORDS`` wins when set (None if that file does not exist); otherwise walk
-    up from the working directory, then from this package, looking for the relative path.
-    """
-    env = os.environ.get(RECORDS_ENV)
-    if env:
-        path = Path(env).expanduser()
-        return path if path.is_file() else None
-    from ..demo import find_shared_data
-
-    return find_shared_data(_RECORDS_FILENAME)
+    return find_records()
 
 
 # -- records of the parquet file --------------------------------------------------------
@@ -125,7 +115,7 @@ def load_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ConfigurationError(
             f"Hub records file {path} does not exist; pass records=None to serve only the "
-            f"repos on disk, or point {RECORDS_ENV} at hub-models.parquet."
+            f"repos on disk, or point NBMODELS_HUB_RECORDS at hub-models.parquet."
         )
     try:
         rows = pq.read_table(path).to_pylist()
@@ -364,10 +354,6 @@ def _parse_size(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
-def _truthy(value: str) -> bool:
-    return value.lower() in ("1", "true", "yes")
-
-
 @dataclass(frozen=True)
 class ModelQuery:
     """The parameters of ``GET /api/models``, parsed from a query string's ``parse_qs`` dict."""
@@ -402,7 +388,7 @@ class ModelQuery:
         unknown = sorted(set(expand) - EXPAND_KEYS)
         if unknown:
             raise QueryError(f"expand: unknown properties {unknown}")
-        full, card_data, config = (_truthy(one(k) or "") for k in ("full", "cardData", "config"))
+        full, card_data, config = (is_true(one(k) or "") for k in ("full", "cardData", "config"))
         if expand and (full or card_data or config):
             raise QueryError("expand cannot be combined with full, cardData or config")
         min_params = max_params = None
@@ -427,7 +413,7 @@ class ModelQuery:
             filters=tuple(v for value in params.get("filter", []) for v in value.split(",") if v),
             pipeline_tag=one("pipeline_tag"),
             library=one("library"),
-            gated=None if gated is None else _truthy(gated),
+            gated=None if gated is None else is_true(gated),
             min_params=min_params,
             max_params=max_params,
             sort=sort,

@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from ..ollama_store import OllamaStore, StoredModel
+from ...ollama_store import OllamaStore, StoredModel
 
 __all__ = ["DEMO_MODELS", "seed_demo_models", "tiny_gguf"]
 

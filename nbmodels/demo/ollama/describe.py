@@ -1,9 +1,9 @@
 """What the local Ollama server says about a stored model: ``details``, ``model_info``,
 ``capabilities`` and the rest of ``/api/show`` and ``/api/tags``.
 
-The model blob's GGUF header is read with the ``gguf`` package when the blob is a GGUF
+The model blob's GGUF header is read with :mod:`nbmodels.gguf_info` when the blob is a GGUF
 file (our demo models, anything pulled through this server, a real Ollama store). Stand-in
-blobs that are not GGUF fall back to :func:`nbmodels.ollama_store.manifest_facts`.
+blobs that are not GGUF fall back to :func:`.facts.manifest_facts`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..ollama_store import ModelFacts, StoredModel, manifest_facts, parse_parameter_size
+from ...errors import GGUFError
+from ...gguf_info import is_gguf, read_gguf_info
+from ...ollama_store import StoredModel, parse_parameter_size
+from .facts import ModelFacts, manifest_facts
 
 __all__ = ["Description", "describe", "read_gguf_fields", "show_payload", "tags_entry"]
 
@@ -25,34 +27,25 @@ _EMBEDDING_ARCHS = {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "xlm
 
 
 def read_gguf_fields(path: Path | None) -> dict[str, Any]:
-    """Scalar and short-list key/values of a GGUF header ({} if ``path`` is not GGUF)."""
-    if path is None or not path.is_file():
+    """Scalar and short-list key/values of a GGUF header ({} if ``path`` is not GGUF).
+
+    Read with :mod:`nbmodels.gguf_info` (the product's one GGUF reader); long arrays (the
+    vocabulary...) appear as None, as Ollama shows them without ``verbose``.
+    """
+    if path is None or not is_gguf(path):
         return {}
-    stat = path.stat()
-    return dict(_read_gguf_cached(str(path), stat.st_mtime_ns, stat.st_size))
-
-
-@lru_cache(maxsize=256)
-def _read_gguf_cached(path: str, _mtime: int, _size: int) -> tuple[tuple[str, Any], ...]:
-    with open(path, "rb") as fh:
-        if fh.read(4) != b"GGUF":
-            return ()
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(path)
-        items = []
-        for key, field in reader.fields.items():
-            if key.startswith("GGUF."):
-                continue
-            value = field.contents()
-            if isinstance(value, list) and len(value) > 16:
-                value = None  # token lists etc.: Ollama shows them only with verbose
-            items.append((key, value))
-        return tuple(items)
-    except Exception as exc:  # a damaged GGUF is described like a stand-in, not a crash
+        info = read_gguf_info(path)
+    except GGUFError as exc:  # a damaged GGUF is described like a stand-in, not a crash
         log.debug("cannot read GGUF header of %s: %s", path, exc)
-        return ()
+        return {}
+    fields: dict[str, Any] = {
+        k: (None if isinstance(v, list) and len(v) > 16 else v) for k, v in info.metadata.items()
+    }
+    fields.update(dict.fromkeys(info.array_lengths))
+    if info.chat_template:
+        fields["tokenizer.chat_template"] = info.chat_template
+    return fields
 
 
 def _file_type_name(value: Any) -> str | None:

@@ -1,6 +1,6 @@
-"""``python -m nbmodels.hub``: serve the tiny demo models and the real records locally.
+"""``python -m nbmodels.demo.hub``: serve the tiny demo models and the real records locally.
 
-    $ python -m nbmodels.hub --port 8000
+    $ python -m nbmodels.demo.hub --port 8000
     Local hub at http://127.0.0.1:8000 (3 repos, 4167 records)
     export HF_ENDPOINT=http://127.0.0.1:8000
 
@@ -26,7 +26,7 @@ from .tinymodels import build_tiny_models
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m nbmodels.hub",
+        prog="python -m nbmodels.demo.hub",
         description="Serve model repos (and real Hub records for search) as a local Hugging Face Hub.",
     )
     parser.add_argument(

@@ -7,7 +7,7 @@ delete, copy, ps, generate, chat and embed.
 
 What is stand-in, and says so:
 
-* generation and embeddings come from :mod:`nbmodels.ollama_server.toy`, a seeded toy
+* generation and embeddings come from :mod:`nbmodels.demo.ollama.toy`, a seeded toy
   generator (deterministic text that respects ``num_predict`` and ``stop``), not a model;
 * pulls lay out the real library manifests with small stand-in blobs (see :mod:`.pull`);
 * ``GET /api/library`` is our extension, not Ollama's: it serves the library snapshot so
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import select
 import socket
@@ -34,32 +33,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..errors import InvalidModelIdError, ModelNotFoundError
-from ..ollama_store import OllamaStore, StoredModel
+from ... import __version__
+from ...errors import InvalidModelIdError, ModelNotFoundError
+from ...ollama_store import OllamaStore, StoredModel
 from .describe import describe, show_payload, tags_entry
 from .pull import PullError, pull_events
 from .toy import count_tokens, toy_completion, toy_embedding
 
-__all__ = ["LIBRARY_FILENAME", "OllamaServer", "find_library"]
+__all__ = ["OllamaServer"]
 
 log = logging.getLogger(__name__)
 
-LIBRARY_FILENAME = "ollama-library.json"
 OLLAMA_API_VERSION = "0.11.4"  # the Ollama release whose API this server follows
 _NEVER = datetime(2318, 1, 1, tzinfo=UTC)  # what Ollama reports for keep_alive < 0
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def find_library(start: Path | None = None) -> Path | None:
-    """The library snapshot: ``$NBMODELS_OLLAMA_LIBRARY``, else ``shared/data/`` found by
-    walking up from ``start`` (default: the working directory) and from this package."""
-    env = os.environ.get("NBMODELS_OLLAMA_LIBRARY")
-    if env and Path(env).expanduser().is_file():
-        return Path(env).expanduser()
-    from ..demo import find_shared_data
-
-    return find_shared_data(LIBRARY_FILENAME, start=start)
 
 
 class _APIError(Exception):

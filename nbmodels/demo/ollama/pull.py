@@ -14,19 +14,19 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..ollama_store import (
+from ...files import atomic_write
+from ...ollama_store import (
     CONFIG_MEDIA_TYPE,
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,
     OllamaStore,
-    atomic_write,
     blob_name,
-    manifest_facts,
     media_type,
     parse_model_name,
     sibling_parameter_count,
 )
-from .demo import tiny_gguf
+from .facts import add_manifest, manifest_facts, write_stand_in
+from .seed import tiny_gguf
 
 __all__ = ["PullError", "pull_events"]
 
@@ -126,10 +126,10 @@ def _events(
             done = min(total, done + chunk)
             atomic_write(partial, json.dumps({"completed": done, "total": total}).encode())
             yield {**event, "completed": done}
-        store.write_blob(_stand_in_blob(key, facts, layer), digest=digest)
+        write_stand_in(store, _stand_in_blob(key, facts, layer), digest)
         partial.unlink(missing_ok=True)
     # Stand-ins cannot match the real digests: verification is reported, not performed.
     yield {"status": "verifying sha256 digest"}
     yield {"status": "writing manifest"}
-    store.add_manifest(key, manifest, blob_bytes=lambda lay: _stand_in_blob(key, facts, lay))
+    add_manifest(store, key, manifest, blob_bytes=lambda lay: _stand_in_blob(key, facts, lay))
     yield {"status": "success"}
