@@ -11,7 +11,10 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     ├── ModelNotFoundError (KeyError)          model_info() of a model that does not exist
     ├── SourceUnavailableError (ConnectionError)
     │   ├── HubUnreachableError                Hugging Face endpoint cannot be reached
-    │   └── OllamaNotRunningError              no Ollama server at OLLAMA_HOST
+    │   ├── OllamaNotRunningError              no Ollama server at OLLAMA_HOST
+    │   └── SourceTimeoutError (TimeoutError)  a source answered too slowly (it may be running)
+    ├── AccessDeniedError (PermissionError)    a source refused: no token, a bad token, or a
+    │                                          gated repo whose licence must be accepted
     ├── CatalogError
     │   ├── CorruptCatalogError                the on-disk catalog cannot be read
     │   └── SQLError (ValueError)              nbmodels.sql() got something that is not a SELECT,
@@ -31,6 +34,7 @@ failed during a multi-source search, or rows of a custom catalog that were skipp
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "CatalogError",
     "ConfigurationError",
     "CorruptCatalogError",
@@ -47,6 +51,7 @@ __all__ = [
     "OllamaNotRunningError",
     "RegistryError",
     "SQLError",
+    "SourceTimeoutError",
     "SourceUnavailableError",
     "SourceWarning",
     "StorageError",
@@ -87,6 +92,23 @@ class HubUnreachableError(SourceUnavailableError):
 
 class OllamaNotRunningError(SourceUnavailableError):
     """No Ollama server answers at the configured host."""
+
+
+class SourceTimeoutError(SourceUnavailableError, TimeoutError):
+    """A source did not answer within the timeout (it may be running but busy or slow)."""
+
+
+class AccessDeniedError(NBModelsError, PermissionError):
+    """A source refused access. ``reason`` is ``"no-token"``, ``"bad-token"`` or ``"gated"``
+    (a gated repo whose licence must be accepted on its page); ``model_id`` says which."""
+
+    def __init__(self, message: str, *, reason: str, model_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.model_id = model_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class CatalogError(NBModelsError):
