@@ -16,6 +16,7 @@ import json
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from nbmodels.catalog import Catalog
+from nbmodels.errors import NBModelsWarning
 from nbmodels.frame import to_frame
 from nbmodels.settings import Settings
 from nbmodels.tasks import annotate
@@ -180,9 +182,13 @@ def cases(cat: Catalog, df: pd.DataFrame) -> list[Case]:
         "AND lower(license) = 'apache-2.0' AND parameters BETWEEN 1000000000 AND 8000000000 "
         "ORDER BY downloads DESC NULLS LAST, key LIMIT 50"
     )
+    # search()'s meaning of a word, written by hand: inside id or name, at the start of a
+    # word of the description, or a whole tag (so "llama" is not found inside "ollama")
     text_sql = (
         "SELECT * FROM models WHERE id ILIKE '%llama%' OR name ILIKE '%llama%' "
-        "OR description ILIKE '%llama%' ORDER BY downloads DESC NULLS LAST, key LIMIT 50"
+        "OR regexp_matches(lower(description), '(^|[^0-9a-z])llama') "
+        "OR list_contains(tags, 'llama') "
+        "ORDER BY downloads DESC NULLS LAST, key LIMIT 50"
     )
 
     def pandas_filter() -> pd.DataFrame:
@@ -197,7 +203,8 @@ def cases(cat: Catalog, df: pd.DataFrame) -> list[Case]:
         hit = (
             df.id.str.contains("llama", case=False, regex=False)
             | df.name.str.contains("llama", case=False, regex=False)
-            | df.description.str.contains("llama", case=False, regex=False, na=False)
+            | df.description.str.lower().str.contains("(?:^|[^0-9a-z])llama", na=False)
+            | df.tags.apply(lambda t: "llama" in list(t))
         )
         return df[hit].nlargest(50, "downloads")
 
@@ -220,7 +227,6 @@ def cases(cat: Catalog, df: pd.DataFrame) -> list[Case]:
             "text 'llama' top 50: search()",
             lambda: cat.search("llama", limit=50, online=False),
             pandas_text,
-            note="search() also matches tags",
         ),
     ]
 
@@ -231,7 +237,9 @@ def run(rows: int = 1_000_000, repeat: int = 7, *, seed: int = 0) -> tuple[list[
         cat, df, load_s = build(rows, Path(tmp), seed=seed)
         results = []
         for case in cases(cat, df):
-            nb_ms, nb_out = _p50(case.nbmodels, repeat)
+            with warnings.catch_warnings():  # notes (rows with no parameter count) stay in
+                warnings.simplefilter("ignore", NBModelsWarning)  # cat.warnings
+                nb_ms, nb_out = _p50(case.nbmodels, repeat)
             pd_ms, pd_out = _p50(case.pandas, repeat)
             # downloads ties may order differently: compare the download counts, in order
             same = nb_out["downloads"].tolist() == pd_out["downloads"].tolist()

@@ -39,14 +39,20 @@ from . import frame as _frame
 from .errors import (
     ConfigurationError,
     CorruptCatalogError,
+    FilterWarning,
     ModelNotFoundError,
     NBModelsError,
+    NBModelsWarning,
     SourceWarning,
     SQLError,
+    StorageError,
+    TruncatedWarning,
 )
 from .files import atomic_path
 from .settings import Settings, default_settings, settings_generation
 from .sources import SORT_KEYS, Source, get_source
+from .sources.base import InMemorySource
+from .tasks import resolve_task
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 __all__ = [
@@ -357,14 +363,14 @@ class Catalog:
                     if self._unsorted > max(10_000, (total[0] if total else 0) // 8):
                         self._sort_table(con)
                 con.execute("DROP TABLE _new")
+                if save:  # inside the transaction: a failed write leaves memory as it was
+                    self._save()
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             finally:
                 con.unregister("_incoming")
-            if save:
-                self._save()
             return incoming.num_rows
 
     def _sort_table(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -424,27 +430,44 @@ class Catalog:
                 self._sources.setdefault(src.name, src)
             return src
 
-    def _selected(self, source: str | Sequence[str] | None) -> list[str]:
+    def _selected(self, source: str | Sequence[str | Source] | None) -> list[str]:
+        names, extra = self._selected_with_objects(source)
+        if extra:
+            raise ConfigurationError(
+                "Source objects are taken by search(); here name a source of this catalog."
+            )
+        return names
+
+    def _selected_with_objects(
+        self, source: str | Source | Sequence[str | Source] | None
+    ) -> tuple[list[str], dict[str, Source]]:
+        """The source names a call selects, and the Source objects it passed itself (used
+        for that call only: they do not join the catalog's sources)."""
         if source is None:
-            return list(self._specs)
-        names = [source] if isinstance(source, str) else list(source)
+            return list(self._specs), {}
+        names = [source] if isinstance(source, str | Source) else list(source)
         if not names:
             raise ConfigurationError("source=[] selects nothing; pass None for every source.")
-        out = []
+        out: list[str] = []
+        extra: dict[str, Source] = {}
         for name in names:
             if isinstance(name, Source):
-                self._specs.setdefault(name.name, name)
-                name = name.name
+                if name.name not in self._specs or self._specs[name.name] is not name:
+                    extra[name.name] = name
+                out.append(name.name)
+                continue
             if not isinstance(name, str):
-                raise ConfigurationError(f"A source is a name, got {name!r}.")
+                raise ConfigurationError(f"A source is a name or a Source, got {name!r}.")
             name = name.strip().lower()
             if name not in self._specs:
                 name = self._source(name).name  # UnknownSourceError for a typo, at once
             out.append(name)
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(out)), extra
 
-    def _kind(self, name: str) -> str:
+    def _kind(self, name: str, extra: dict[str, Source] | None = None) -> str:
         """The ``source`` column value of rows from the source called ``name``."""
+        if extra and name in extra:
+            return extra[name].kind.value
         spec = self._specs.get(name)
         if isinstance(spec, Source) or name in self._sources:
             return (spec if isinstance(spec, Source) else self._sources[name]).kind.value
@@ -460,35 +483,45 @@ class Catalog:
         limit: int | None,
         *,
         refresh: bool,
-    ) -> None:
-        """Ask every source in ``names`` that has not answered this question yet, at once.
+        extra: dict[str, Source] | None = None,
+    ) -> list[str]:
+        """Ask every source in ``names`` that has not answered this question yet, at once;
+        returns the names of remote sources whose answer stopped at ``limit`` (capped).
 
-        The lock is not held while the sources work, so sql() and answers from disk stay
-        quick meanwhile (the browser widget calls from other threads).
+        Sources that hold their whole catalog in memory (local, custom, the Ollama library:
+        :class:`~nbmodels.sources.base.InMemorySource`) are never capped: they are asked for
+        every match and the catalog filters. The lock is not held while the sources work,
+        so sql() and answers from disk stay quick meanwhile (the widget calls from threads).
         """
         qkey = json.dumps(server, sort_keys=True, default=str)
         todo: dict[str, Source] = {}
+        capped: list[str] = []
         with self._lock:
             self._connection()  # loads the remembered queries
             for name in names:
-                asked = self._asked.get((name, qkey))
+                asked = None if extra and name in extra else self._asked.get((name, qkey))
                 if asked is not None and asked.covers(limit) and not refresh:
+                    if asked.limit is not None and asked.count >= asked.limit:
+                        capped.append(name)
                     continue
                 try:
-                    todo[name] = self._source(name)
+                    todo[name] = extra[name] if extra and name in extra else self._source(name)
                 except Exception as exc:
                     self._warn(name, exc)
         if not todo:
-            return
+            return capped
+
+        def wanted(src: Source) -> int | None:
+            return None if isinstance(src, InMemorySource) else limit
 
         def run(src: Source) -> list[ModelMetadata]:
             return src.search(
                 server["query"],
                 author=server["author"],
                 tags=tuple(server["tags"]),
-                task=SupportedTask.parse(server["task"]) if server["task"] else None,
+                task=server["task"],
                 sort=server["sort"],
-                limit=limit,
+                limit=wanted(src),
             )
 
         with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="nbmodels") as pool:
@@ -507,20 +540,37 @@ class Catalog:
                     self._warn(name, error)
                     continue
                 self._upsert(table, save=False)
-                self._asked[(name, qkey)] = _Asked(name, qkey, limit, stamp, table.num_rows)
+                asked_for = wanted(todo[name])
+                if not (extra and name in extra):  # a one-off source object is not remembered
+                    self._asked[(name, qkey)] = _Asked(name, qkey, asked_for, stamp, table.num_rows)
+                if asked_for is not None and table.num_rows >= asked_for:
+                    capped.append(name)
                 changed = True
             if changed:
-                self._save()
+                try:
+                    self._save()
+                except StorageError as exc:  # the answer is shown; it is not kept: say so
+                    self._note(f"{exc} This answer is not kept on disk.", SourceWarning)
+        return capped
+
+    def _note(self, text: str, category: type[NBModelsWarning], once: object = None) -> None:
+        """Say ``text`` in :attr:`warnings` (the status line) every time, and as a Python
+        warning once per process for each ``once`` key (every time when it is None)."""
+        self.warnings.append(text)
+        if once is not None:
+            with _warned_lock:
+                if once in _warned:
+                    return
+                _warned.add(once)
+        warnings.warn(category(text), stacklevel=_outside_stacklevel())
 
     def _warn(self, name: str, exc: BaseException) -> None:
         reason = str(exc) if isinstance(exc, NBModelsError) else f"{type(exc).__name__}: {exc}"
-        message = (
-            f"Source {name!r} failed: {reason} Showing what the catalog already holds and "
-            f"what the other sources answered; leave it out with source=[...], or try again "
-            f"with refresh=True once it works."
-        )
-        self.warnings.append(message)
-        warnings.warn(SourceWarning(message), stacklevel=_outside_stacklevel())
+        reason = reason.rstrip()
+        if not reason.endswith((".", "!", "?")):
+            reason += "."
+        message = f"{name} did not answer: {reason} Showing the other sources and the catalog."
+        self._note(message, SourceWarning, once=("source", name, type(exc).__name__))
 
     def _online(self, online: bool | None, refresh: bool) -> bool:
         live = (not self.settings.offline) if online is None else bool(online)
@@ -567,7 +617,7 @@ class Catalog:
         ``refresh=True`` asks again; ``online=False`` never asks.
         """
         self.warnings = []
-        where, params = _frame.where_clauses(
+        clauses = _frame.where_clauses(
             query=query,
             task=task,
             author=author,
@@ -580,30 +630,69 @@ class Catalog:
             min_size=min_size,
             max_size=max_size,
         )
-        order = _frame.order_by(sort, descending)
+        order, order_params = _frame.order_by(sort, descending, query=query)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigurationError(f"limit must be a non-negative int or None, got {limit!r}.")
-        names = self._selected(source)
+        names, extra = self._selected_with_objects(source)
+        capped: list[str] = []
         if self._online(online, refresh):
             server = {
                 "query": " ".join((query or "").lower().split()) or None,
                 "author": author,
                 "tags": [tag] if tag else [],
-                "task": SupportedTask.parse(task).value if task else None,
+                "task": resolve_task(task).word if task else None,
                 "sort": sort.strip().lower() if sort else None,
             }
-            self._ask(names, server, _server_limit(limit), refresh=refresh)
+            capped = self._ask(names, server, _server_limit(limit), refresh=refresh, extra=extra)
         if source is not None:
-            kinds = sorted({self._kind(n) for n in names})
-            where.append(f"source IN ({', '.join('?' for _ in kinds)})")
-            params.extend(kinds)
-        sql = "SELECT * FROM models"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+            kinds = sorted({self._kind(n, extra) for n in names})
+            clauses.append(
+                _frame.Clause(f"source IN ({', '.join('?' for _ in kinds)})", tuple(kinds))
+            )
+        where = " AND ".join(c.sql for c in clauses)
+        params = [p for c in clauses for p in c.params]
+        sql = "SELECT * FROM models" + (f" WHERE {where}" if where else "")
         sql += f" ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._query(sql, params)
+        result = self._query(sql, [*params, *order_params])
+        self._say_what_was_left_out(clauses, result, limit, capped)
+        return result
+
+    def _say_what_was_left_out(
+        self,
+        clauses: list[_frame.Clause],
+        result: pd.DataFrame,
+        limit: int | None,
+        capped: list[str],
+    ) -> None:
+        """Notes for rows a filter dropped for want of a value, and for capped sources."""
+        for column in dict.fromkeys(c.bound for c in clauses if c.bound):
+            others = [c for c in clauses if c.bound != column]
+            where = " AND ".join([*(c.sql for c in others), f"{column} IS NULL"])
+            params = [p for c in others for p in c.params]
+            with self._lock:
+                # fetchall: DuckDB 2 keeps a connection busy until a result is read out
+                rows = (
+                    self._connection()
+                    .execute(f"SELECT count(*) FROM models WHERE {where}", params)
+                    .fetchall()
+                )
+            unknown = int(rows[0][0]) if rows else 0
+            if unknown:
+                what = "size" if column == "size_bytes" else "parameter count"
+                self._note(
+                    f"{unknown:,} model{'s' if unknown != 1 else ''} with no known {what} "
+                    f"{'were' if unknown != 1 else 'was'} left out by the {what} filter.",
+                    FilterWarning,
+                )
+        if capped and (limit is None or len(result) < limit):
+            for name in capped:
+                self._note(
+                    f"{name} answered with its first {_MAX_SERVER_LIMIT:,} matches at most; "
+                    "more may exist there: narrow the query to see them.",
+                    TruncatedWarning,
+                )
 
     def popular(
         self, limit: int = 20, *, source: str | Sequence[str] | None = None, **filters: Any
@@ -732,6 +821,10 @@ def _duckdb_message(exc: BaseException) -> str:
 
 
 # -- the default catalog --------------------------------------------------------------------
+#: (source, error type) pairs already warned about in this process: once is enough
+_warned: set[object] = set()
+_warned_lock = threading.Lock()
+
 _default: Catalog | None = None
 _default_for: int | None = None  # the settings generation it was built for; None: chosen
 _default_lock = threading.Lock()

@@ -42,6 +42,7 @@ __all__ = [
     "CustomCatalogWarning",
     "DownloadError",
     "EngineError",
+    "FilterWarning",
     "GGUFError",
     "HubUnreachableError",
     "InvalidModelIdError",
@@ -55,6 +56,7 @@ __all__ = [
     "SourceUnavailableError",
     "SourceWarning",
     "StorageError",
+    "TruncatedWarning",
     "UnknownSourceError",
 ]
 
@@ -160,6 +162,14 @@ class NBModelsWarning(UserWarning):
 
 class SourceWarning(NBModelsWarning):
     """A source failed during a multi-source operation; the others' results came back."""
+
+
+class FilterWarning(NBModelsWarning):
+    """A filter left rows out because they lack the value it tests (no known size...)."""
+
+
+class TruncatedWarning(NBModelsWarning):
+    """A source's answer stopped at a cap: more matches may exist there."""
 
 
 class CustomCatalogWarning(NBModelsWarning):

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,8 @@ import pyarrow as pa
 
 from . import units as _units
 from .errors import ConfigurationError
+from .sources.base import word_pattern
+from .tasks import resolve_task
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "LIST_COLUMNS",
     "SCHEMA",
     "SORTS",
+    "Clause",
     "arrow_to_frame",
     "columns_hint",
     "duckdb_type",
@@ -66,6 +70,7 @@ __all__ = [
     "parse_count",
     "parse_size",
     "quote_ident",
+    "text_clause",
     "to_arrow",
     "to_frame",
     "where_clauses",
@@ -358,15 +363,57 @@ def merge_expr(col: str) -> str:
     return f"coalesce(n.{col}, o.{col}) AS {col}"
 
 
-def order_by(sort: str | None, descending: bool | None) -> str:
-    if sort is None:
-        return "key"
-    if not isinstance(sort, str) or sort.strip().lower() not in SORTS:
+def order_by(
+    sort: str | None, descending: bool | None, *, query: str | None = None
+) -> tuple[str, list[Any]]:
+    """ORDER BY text (and its parameters): exact id/name hits of a text ``query`` first
+    (a name, id or id tail equal to the query), then ``sort``, then the key."""
+    if sort is not None and (not isinstance(sort, str) or sort.strip().lower() not in SORTS):
         raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORTS)}.")
-    expr, desc = SORTS[sort.strip().lower()]
-    if descending is not None:
-        desc = bool(descending)
-    return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, key"
+    parts: list[str] = []
+    params: list[Any] = []
+    exact = " ".join((query or "").lower().split()) if isinstance(query, str) else ""
+    if exact:
+        parts.append(
+            "CASE WHEN lower(name) = ? OR lower(id) = ? OR ends_with(lower(id), ?) "
+            "THEN 0 ELSE 1 END"
+        )
+        params += [exact, exact, "/" + exact]
+    if sort is not None:
+        expr, desc = SORTS[sort.strip().lower()]
+        if descending is not None:
+            desc = bool(descending)
+        parts.append(f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST")
+    parts.append("key")
+    return ", ".join(parts), params
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One condition of a search: its SQL, its parameters, and the column a range bound
+    applies to (``parameters``/``size_bytes``), so rows left out for an unknown value can
+    be counted."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+    bound: str | None = None
+
+
+def text_clause(word: str) -> Clause:
+    """Rows matching one query word (lower-case): inside the id or the name (as the Hub
+    searches ids), at the start of a word of the description (so "llama" does not match
+    "Ollama"), or equal to a whole tag. :func:`nbmodels.sources.base.text_matches` is the
+    same test in Python."""
+    if any(c in word for c in "%_\\"):
+        escaped = "%" + "".join("\\" + c if c in "%_\\" else c for c in word) + "%"
+        like = "ILIKE ? ESCAPE '\\'"
+    else:  # plain ILIKE is DuckDB's fastest case-insensitive substring test
+        escaped, like = f"%{word}%", "ILIKE ?"
+    return Clause(
+        f"(id {like} OR name {like} OR (description {like} AND "
+        "regexp_matches(lower(description), ?)) OR list_contains(tags, ?))",
+        (escaped, escaped, escaped, word_pattern(word), word),
+    )
 
 
 def where_clauses(
@@ -382,10 +429,9 @@ def where_clauses(
     max_params: int | str | None,
     min_size: int | str | None,
     max_size: int | str | None,
-) -> tuple[list[str], list[Any]]:
-    """WHERE clauses and their parameters; raises ConfigurationError on bad values."""
-    where: list[str] = []
-    params: list[Any] = []
+) -> list[Clause]:
+    """The conditions of a search; raises ConfigurationError on bad values."""
+    clauses: list[Clause] = []
 
     def text(name: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -395,35 +441,32 @@ def where_clauses(
     if query is not None:
         if not isinstance(query, str):
             raise ConfigurationError(f"query must be a string, got {query!r}.")
-        for word in query.lower().split():
-            # ILIKE is DuckDB's fastest case-insensitive substring test; tags match whole
-            if any(c in word for c in "%_\\"):
-                pattern = "%" + "".join("\\" + c if c in "%_\\" else c for c in word) + "%"
-                like = "ILIKE ? ESCAPE '\\'"
-            else:
-                pattern, like = f"%{word}%", "ILIKE ?"
-            where.append(
-                f"(id {like} OR name {like} OR description {like} OR list_contains(tags, ?))"
-            )
-            params.extend([pattern, pattern, pattern, word])
+        clauses += [text_clause(word) for word in query.lower().split()]
     if task is not None:
-        where.append("list_contains(tasks, ?)")
-        params.append(SupportedTask.parse(task).value)
+        wanted = resolve_task(task)
+        if wanted.task is not None:
+            clauses.append(Clause("list_contains(tasks, ?)", (wanted.task.value,)))
+        elif wanted.pipeline_tag is not None:
+            clauses.append(Clause("pipeline_tag = ?", (wanted.pipeline_tag,)))
+        else:
+            clauses.append(Clause("list_contains(tags, ?)", (wanted.tag,)))
     if author is not None:
-        where.append("lower(author) = ?")
-        params.append(text("author", author))
+        clauses.append(Clause("lower(author) = ?", (text("author", author),)))
     if tag is not None:
-        where.append("len(list_filter(tags, lambda t: lower(t) = ?)) > 0")
-        params.append(text("tag", tag))
+        clauses.append(
+            Clause("len(list_filter(tags, lambda t: lower(t) = ?)) > 0", (text("tag", tag),))
+        )
     if license is not None:
-        where.append("lower(license) = ?")
-        params.append(text("license", license))
+        clauses.append(Clause("lower(license) = ?", (text("license", license),)))
     if language is not None:
-        where.append("len(list_filter(language, lambda t: lower(t) = ?)) > 0")
-        params.append(text("language", language))
+        clauses.append(
+            Clause(
+                "len(list_filter(language, lambda t: lower(t) = ?)) > 0",
+                (text("language", language),),
+            )
+        )
     if model_type is not None:
-        where.append("model_type = ?")
-        params.append(ModelType.parse(model_type).value)
+        clauses.append(Clause("model_type = ?", (ModelType.parse(model_type).value,)))
     for col, bound, op, parse in (
         ("parameters", min_params, ">=", parse_count),
         ("parameters", max_params, "<=", parse_count),
@@ -431,9 +474,8 @@ def where_clauses(
         ("size_bytes", max_size, "<=", parse_size),
     ):
         if bound is not None:
-            where.append(f"{col} {op} ?")
-            params.append(parse(bound))
-    return where, params
+            clauses.append(Clause(f"{col} {op} ?", (parse(bound),), bound=col))
+    return clauses
 
 
 def quote_ident(name: str) -> str:

@@ -51,23 +51,51 @@ def _number(value: object, what: str) -> Decimal | None:
     return None
 
 
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_NUMBER_AT_START = re.compile(r"[\d.,]+")
+
+
+def _commas(text: str, what: str, decimal_comma: bool) -> str:
+    """``text`` with its commas read: as the decimal mark where ``decimal_comma`` (a file
+    separated by ``;``), else as thousands separators, where they group digits by three.
+    Any other comma is ambiguous ("1,5B": 1.5B or 15B?) and refused, never guessed."""
+    if "," not in text:
+        return text
+    if decimal_comma:
+        match = _NUMBER_AT_START.match(text)
+        number = match.group() if match else ""
+        if number.count(",") == 1:  # "4,2" and "1.234,5" (dots group thousands there)
+            return number.replace(".", "").replace(",", ".") + text[len(number) :]
+        raise ValueError(f"is not {what} (more than one decimal comma)")
+    match = _NUMBER_AT_START.match(text)
+    if match and _THOUSANDS.fullmatch(match.group()):
+        return text.replace(",", "")
+    example = "1.5B or 1500M" if what == "a number" else "4.2GB or 4200MB"
+    raise ValueError(
+        f"is not {what}: the comma is ambiguous (a decimal mark or a thousands separator?); "
+        f"write {example}"
+    )
+
+
 def _whole(value: Decimal, what: str) -> int:
     if value < 0:
         raise ValueError(f"is negative, not {what}")
     return int(value.to_integral_value())
 
 
-def parse_count(value: object) -> int:
+def parse_count(value: object, *, decimal_comma: bool = False) -> int:
     """A count such as a number of parameters or downloads, from a number or text.
 
     ``7000000000``, ``7e9``, ``"7B"``, ``"1.5b"``, ``"350M"``, ``"7,000,000"``,
-    ``"12k"``, ``"8x7B"`` (56B), ``"7 billion"``, ``"7B params"``. Raises ValueError.
+    ``"12k"``, ``"8x7B"`` (56B), ``"7 billion"``, ``"7B params"``. With ``decimal_comma``
+    (text from a ``;``-separated file) ``"1,5B"`` is 1.5B; without it, a comma that does
+    not group thousands is refused as ambiguous. Raises ValueError.
     """
     what = "a number"
     number = _number(value, what)
     if number is not None:
         return _whole(number, what)
-    text = str(value).strip().lower().replace(",", "").replace("_", "")
+    text = _commas(str(value).strip().lower().replace("_", ""), what, decimal_comma)
     text = re.sub(r"\s*(parameters|params|param)$", "", text)
     match = _COUNT_RE.fullmatch(text)
     if not match or match["unit"] not in _COUNT_WORDS:
@@ -81,17 +109,18 @@ def parse_count(value: object) -> int:
     return _whole(result, what)
 
 
-def parse_size(value: object) -> int:
+def parse_size(value: object, *, decimal_comma: bool = False) -> int:
     """A size in bytes from a number or text: ``4200000000``, ``"4.2GB"``, ``"512 MiB"``.
 
     ``kB/MB/GB/TB`` (and a bare ``K/M/G/T``) are decimal, ``KiB/MiB/GiB/TiB`` binary.
-    Raises ValueError.
+    Commas as in :func:`parse_count` (``"4,2 GB"`` with ``decimal_comma``). Raises
+    ValueError.
     """
     what = "a size"
     number = _number(value, what)
     if number is not None:
         return _whole(number, what)
-    text = str(value).strip().lower().replace(",", "").replace("_", "")
+    text = _commas(str(value).strip().lower().replace("_", ""), what, decimal_comma)
     match = _SIZE_RE.fullmatch(text)
     if not match or match["unit"] not in _SIZE_UNITS:
         raise ValueError(f"is not {what} (e.g. 4.2GB, 512 MiB, 1073741824)")

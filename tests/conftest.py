@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def _dead_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point every home and cache at tmp_path; no token; no reachable default servers."""
     home = tmp_path / "nbmodels-home"
     monkeypatch.setenv("NBMODELS_HOME", str(home))
@@ -56,6 +57,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "NBMODELS_CATALOGS",
         "NBMODELS_LOCAL_PATHS",
         "NBMODELS_OLLAMA_LIBRARY",
+        "NBMODELS_DEMO",  # `nbmodels demo` exports these into its JupyterLab's terminals
+        "NBMODELS_DEMO_HUB",
+        "NBMODELS_DEMO_OLLAMA",
+        "NBMODELS_HUB_RECORDS",
+        "NBMODELS_TIMEOUT",
     ):
         monkeypatch.delenv(var, raising=False)
     try:  # huggingface_hub reads its cache location once, at import: patch the constants
@@ -65,7 +71,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setattr(hfc, "HF_HOME", str(tmp_path / "hf-home"))
     except ImportError:  # pragma: no cover
         pass
-    return tmp_path
+    from nbmodels import catalog, settings, sources
+
+    catalog._warned.clear()  # "once per process" means once per test here
+    settings.use_settings(None)
+    # sources a test registers leave with it
+    monkeypatch.setattr(sources, "_REGISTRY", dict(sources._REGISTRY))
+    yield tmp_path
+    settings.use_settings(None)
 
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import subprocess
 import sys
 
@@ -31,15 +30,17 @@ def test_all_lists_every_public_name_and_each_resolves():
 
 
 def test_import_is_light():
-    """`import nbmodels` pulls in no torch, transformers, ipywidgets (they load on use)."""
-    code = (
-        "import sys, time; t = time.perf_counter(); import nbmodels; "
-        "dt = time.perf_counter() - t; import json; "
-        f"print(json.dumps({{'dt': dt, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
-    )
+    """`import nbmodels` pulls in none of the heavy libraries: not even pandas, DuckDB or
+    huggingface_hub load before a function needs them (the time is measured in
+    benchmarks/bench_import.py, not asserted here)."""
+    heavy = (*HEAVY, "pandas", "duckdb", "pyarrow", "huggingface_hub", "numpy")
+    code = f"import sys, nbmodels; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)
-    assert result["heavy"] == []  # the time itself is measured in benchmarks/bench_import.py
+    assert out.stdout.strip() == ""
+    # and they do load once asked for: the check above can fail
+    code = "import sys, nbmodels; nbmodels.Catalog; print('duckdb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
 
 
 def test_error_tree_is_one_tree_and_drawn_in_the_docstring():

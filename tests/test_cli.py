@@ -48,5 +48,5 @@ def test_source_warnings_read_as_messages(tmp_path):
     }
     out = _nbmodels("search", "llama", env=env)
     assert out.returncode == 0
-    assert "nbmodels: SourceWarning: Source 'huggingface' failed" in out.stderr
+    assert "nbmodels: SourceWarning: huggingface did not answer" in out.stderr
     assert "no models found" in out.stdout

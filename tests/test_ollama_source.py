@@ -17,6 +17,7 @@ from nbmodels.errors import (
     ModelNotFoundError,
     OllamaNotRunningError,
     SourceUnavailableError,
+    SourceWarning,
 )
 from nbmodels.ollama_store import OllamaStore
 from nbmodels.sources import get_source
@@ -39,8 +40,7 @@ def test_not_running(library_path: Path) -> None:
     with pytest.raises(OllamaNotRunningError) as info:
         src.require_running()
     assert str(info.value) == (
-        f"Ollama is not running at {host}: start it with `ollama serve`, "
-        "or set OLLAMA_HOST to where it runs."
+        f"Ollama is not running at {host}: start it with `ollama serve` or set OLLAMA_HOST."
     )
     assert isinstance(info.value, ConnectionError)
     with pytest.raises(OllamaNotRunningError, match="ollama serve"):
@@ -146,16 +146,19 @@ def test_server_without_library(tmp_path: Path) -> None:
         src = OllamaSource(host=bare.url)
         with pytest.raises(SourceUnavailableError, match="/api/library did not answer"):
             src.available_models()
-        assert src.search() == []  # the server answers; it has no models and no library
+        with pytest.warns(SourceWarning, match="library is not shown"):
+            assert src.search() == []  # the server answers; it has no models and no library
 
 
 def test_search(ollama_host: str) -> None:
     src = OllamaSource()
     found = src.search("llama", limit=None)
     ids = [m.id for m in found]
-    assert ids[0] == "tinyllama-chat:latest"  # downloaded models first
+    # downloaded models first: the two of llama's family (tiny-vision by its whole tag)
+    assert set(ids[:2]) == {"tinyllama-chat:latest", "tiny-vision:latest"}
     assert "llama3:8b" in ids and "codellama:7b" in ids
-    assert all("llama" in i for i in ids)
+    assert all("llama" in m.id or "llama" in m.tags for m in found)
+    assert "tiny-tools:latest" not in ids, "the tag 'ollama' does not match 'llama'"
     assert len(src.search("llama", limit=5)) == 5
     by_size = src.search("llama3", sort="size", limit=None)
     sizes = [m.size_bytes for m in by_size]

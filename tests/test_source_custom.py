@@ -230,10 +230,11 @@ def test_jsonl_and_semicolon_csv(tmp_path: Path) -> None:
     jsonl.write_text('{"id": "x/one", "size": "1GB"}\n\n{"id": "x/two"}\n')
     assert [m.id for m in CustomSource(jsonl).models()] == ["x/one", "x/two"]
     csv_path = tmp_path / "c.csv"
-    csv_path.write_text('model_id;params;tags\nx/a;"1,5";a,b\nx/b;2B;c\n')
+    csv_path.write_text('model_id;params;size;tags\nx/a;"1,5B";"4,2 GB";a,b\nx/b;2B;;c\n')
     models = CustomSource(csv_path).models()
+    assert models[0].size_bytes == 4_200_000_000  # a comma is the decimal mark in a ; file
     assert [(m.id, m.parameters, m.tags) for m in models] == [
-        ("x/a", 15, ("a", "b")),  # "1,5" reads as the thousands-separated 15
+        ("x/a", 1_500_000_000, ("a", "b")),
         ("x/b", 2_000_000_000, ("c",)),
     ]
 

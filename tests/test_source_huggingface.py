@@ -22,6 +22,7 @@ from huggingface_hub import HfApi, ModelInfo
 
 from nbmodels.demo.hub import HubServer
 from nbmodels.errors import (
+    AccessDeniedError,
     ConfigurationError,
     HubUnreachableError,
     InvalidModelIdError,
@@ -485,7 +486,7 @@ def test_hub_error_for_real_download_errors(hub_server: HubServer, tmp_path: Pat
     gated = hub_error(
         error_of(GATED_REPO, "config.json"), endpoint=hub_server.url, repo_id=GATED_REPO
     )
-    assert isinstance(gated, ModelNotFoundError)
+    assert isinstance(gated, AccessDeniedError) and gated.reason == "gated"
     assert "gated" in str(gated) and "accept its licence" in str(gated)
     assert "HF_TOKEN" in str(gated) and f"{hub_server.url}/{GATED_REPO}" in str(gated)
 

@@ -271,7 +271,7 @@ def test_a_failing_source_is_an_amber_warning_beside_the_others_results(hub_serv
     levels = [level for level, _ in b.messages]
     assert levels[0] == "info" and "warn" in levels
     warning = next(text for level, text in b.messages if level == "warn")
-    assert "'ollama' failed" in warning
+    assert "ollama did not answer" in warning
     assert 'class="nbm-warn"' in b.status.value
 
 

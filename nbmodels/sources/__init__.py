@@ -36,10 +36,14 @@ _ALIASES = {"hf": "huggingface", "hugging_face": "huggingface", "hugging-face": 
 
 
 def register_source(name: str) -> Callable[[_S], _S]:
-    """Class decorator that makes a :class:`Source` subclass available as ``name``."""
+    """Class decorator that makes a :class:`Source` subclass available as ``name``
+    (names are case-insensitive: ``"MyCat"`` and ``"mycat"`` are the same source)."""
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownSourceError(f"A source name is a non-empty string, got {name!r}.")
+    key = name.strip().lower()
 
     def decorator(cls: _S) -> _S:
-        _REGISTRY[name] = cls
+        _REGISTRY[key] = cls
         return cls
 
     return decorator

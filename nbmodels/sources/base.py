@@ -13,12 +13,14 @@ already detected (see :mod:`nbmodels.tasks`). They raise errors from
 from __future__ import annotations
 
 import difflib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from ..errors import ConfigurationError
 from ..settings import Settings, default_settings
+from ..tasks import TaskFilter, resolve_task
 from ..types import ModelMetadata, ModelSource, SupportedTask
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "filter_models",
     "find_by_id",
     "sort_models",
+    "task_matches",
+    "text_matches",
 ]
 
 #: sort keys every source understands (descending, most first), "name" ascending
@@ -55,11 +59,13 @@ class Source(ABC):
         *,
         author: str | None = None,
         tags: tuple[str, ...] = (),
-        task: SupportedTask | None = None,
+        task: SupportedTask | str | None = None,
         sort: str | None = None,
         limit: int | None = 100,
     ) -> list[ModelMetadata]:
-        """Models matching ``query`` (a case-insensitive substring of id/name) and filters.
+        """Models matching every word of ``query`` (see :func:`text_matches`) and filters.
+
+        ``task`` is a seed task, a Hub pipeline tag or an Ollama capability.
 
         ``sort`` is one of :data:`SORT_KEYS` or None (the source's own order).
         """
@@ -86,7 +92,7 @@ class Source(ABC):
         return self.search(tags=(tag,), limit=limit)
 
     def by_task(self, task: SupportedTask | str, limit: int = 100) -> list[ModelMetadata]:
-        return self.search(task=SupportedTask.parse(task), limit=limit)
+        return self.search(task=task, limit=limit)
 
 
 class InMemorySource(Source):
@@ -103,7 +109,7 @@ class InMemorySource(Source):
         *,
         author: str | None = None,
         tags: tuple[str, ...] = (),
-        task: SupportedTask | None = None,
+        task: SupportedTask | str | None = None,
         sort: str | None = None,
         limit: int | None = 100,
     ) -> list[ModelMetadata]:
@@ -138,6 +144,30 @@ def sort_models(models: Iterable[ModelMetadata], sort: str) -> list[ModelMetadat
     return sorted(known, key=lambda m: getattr(m, field), reverse=True) + unknown
 
 
+def word_pattern(word: str) -> str:
+    """The regular expression (RE2 and Python) for ``word`` at the start of a word."""
+    return "(^|[^0-9a-z])" + re.escape(word)
+
+
+def text_matches(meta: ModelMetadata, word: str) -> bool:
+    """Whether one lower-case query ``word`` matches ``meta``: inside its id or name, at
+    the start of a word of its description, or equal to a whole tag. The same test as the
+    catalog's SQL (:func:`nbmodels.frame.text_clause`), so both return the same rows."""
+    if word in meta.id.lower() or word in meta.name.lower() or word in meta.tags:
+        return True
+    description = meta.description.lower()
+    return word in description and re.search(word_pattern(word), description) is not None
+
+
+def task_matches(meta: ModelMetadata, wanted: TaskFilter) -> bool:
+    """Whether ``meta`` answers ``wanted`` (a resolved ``task=...``)."""
+    if wanted.task is not None:
+        return wanted.task in meta.tasks
+    if wanted.pipeline_tag is not None:
+        return meta.pipeline_tag == wanted.pipeline_tag
+    return wanted.tag in meta.tags
+
+
 def filter_models(
     models: Iterable[ModelMetadata],
     query: str | None = None,
@@ -150,24 +180,25 @@ def filter_models(
 ) -> list[ModelMetadata]:
     """Filter and sort records held in memory, with :meth:`Source.search`'s meaning.
 
-    ``query`` is a case-insensitive substring of id or name; ``author`` matches exactly
-    (case-insensitive); every tag in ``tags`` must be present; ``sort`` is one of
-    :data:`SORT_KEYS` (most first; ``"name"`` A-Z; unknown values last).
+    Every word of ``query`` must match (:func:`text_matches`); ``author`` matches exactly
+    (case-insensitive); every tag in ``tags`` must be present; ``task`` is a seed task, a
+    Hub pipeline tag or an Ollama capability (:func:`nbmodels.tasks.resolve_task`);
+    ``sort`` is one of :data:`SORT_KEYS` (most first; ``"name"`` A-Z; unknown values last).
     """
     if sort is not None and sort not in SORT_KEYS:
         raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORT_KEYS)}.")
-    wanted_task = SupportedTask.parse(task) if task is not None else None
-    needle = (query or "").strip().lower()
+    wanted_task = resolve_task(task) if task is not None else None
+    words = (query or "").lower().split()
     wanted_tags = {t.lower() for t in tags}
     found = []
     for meta in models:
-        if needle and needle not in meta.id.lower() and needle not in meta.name.lower():
+        if words and not all(text_matches(meta, w) for w in words):
             continue
         if author and (meta.author or "").lower() != author.lower():
             continue
         if wanted_tags and not wanted_tags <= {t.lower() for t in meta.tags}:
             continue
-        if wanted_task is not None and wanted_task not in meta.tasks:
+        if wanted_task is not None and not task_matches(meta, wanted_task):
             continue
         found.append(meta)
     if sort is not None:

@@ -234,8 +234,22 @@ def _jsonable(value: object) -> Any:
     return str(value)
 
 
+_DECIMAL_COMMA_PARSERS: dict[str, Any] = {
+    "parameters": lambda v: parse_count(v, decimal_comma=True),
+    "size_bytes": lambda v: parse_size(v, decimal_comma=True),
+    "downloads": lambda v: parse_count(v, decimal_comma=True),
+    "likes": lambda v: parse_count(v, decimal_comma=True),
+}
+
+
 def _row_to_metadata(
-    row: Mapping[Any, Any], number: int, catalog: str, issues: list[str]
+    row: Mapping[Any, Any],
+    number: int,
+    catalog: str,
+    issues: list[str],
+    *,
+    decimal_comma: bool = False,
+    unmapped: set[str] | None = None,
 ) -> ModelMetadata | None:
     """One catalog row as ModelMetadata (None if it has no usable id); notes go to issues."""
     by_key: dict[str, tuple[str, Any]] = {}
@@ -251,11 +265,14 @@ def _row_to_metadata(
             continue
         used.add(hit)
         column, raw = by_key[hit]
+        parse = (_DECIMAL_COMMA_PARSERS.get(fld) if decimal_comma else None) or _PARSERS[fld]
         try:
-            values[fld] = _PARSERS[fld](raw)
+            values[fld] = parse(raw)
         except ValueError as exc:
             issues.append(f"row {number}: {column} {_show(raw)} {exc}")
     extra = {column: _jsonable(raw) for key, (column, raw) in by_key.items() if key not in used}
+    if unmapped is not None:
+        unmapped.update(extra)
 
     model_id = values.pop("id", None)
     if not model_id:
@@ -381,6 +398,16 @@ def _rows_of(doc: object, location: str) -> list[Any]:
         for key in _ROW_LIST_KEYS:
             if isinstance(doc.get(key), list):
                 return list(doc[key])
+        for key in _ROW_LIST_KEYS:
+            value = doc.get(key)
+            if isinstance(value, dict) and value:
+                # {"models": {"team/a": {...}}}: a mapping keyed by id
+                if all(isinstance(v, dict | type(None)) for v in value.values()):
+                    return [{"id": str(k), **(v or {})} for k, v in value.items()]
+                raise CustomCatalogError(
+                    f"Custom catalog {location}: '{key}' is a mapping whose values are not all "
+                    "objects. Write it as {id: {fields...}} or as a list of model objects."
+                )
         keys = ", ".join(map(str, list(doc)[:8])) or "none"
         raise CustomCatalogError(
             f"Custom catalog {location} is an object without a 'models' list (its keys: {keys}). "
@@ -413,7 +440,7 @@ def _csv_rows(text: str, location: str) -> list[Any]:
             f"Custom catalog {location} has no header row nbmodels understands (first line: "
             f"{header[:80]!r}). Start the CSV with column names such as id,parameters,tags."
         )
-    rows: list[Any] = []
+    rows: list[Any] = _CommaRows() if delimiter == ";" else []
     for cells in table[1:]:
         if len(cells) > len(columns):
             rows.append(
@@ -434,6 +461,12 @@ def _parquet_rows(data: bytes, location: str) -> list[Any]:
         raise CustomCatalogError(
             f"Custom catalog {location} is not a readable Parquet file ({exc}); write it again."
         ) from None
+
+
+class _CommaRows(list[Any]):
+    """Rows of a ``;``-separated file: a comma in a number there is the decimal mark."""
+
+    decimal_comma = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -547,6 +580,8 @@ class CustomSource(InMemorySource):
         rows = _parse_rows(data, fmt, location)
         issues: list[str] = []
         models: list[ModelMetadata] = []
+        decimal_comma = bool(getattr(rows, "decimal_comma", False))
+        unmapped: set[str] = set()
         for number, row in enumerate(rows, 1):
             if isinstance(row, _BadRow):
                 issues.append(f"row {number}: {row.reason}")
@@ -554,7 +589,14 @@ class CustomSource(InMemorySource):
             if not isinstance(row, Mapping):
                 issues.append(f"row {number}: is a {type(row).__name__}, not an object")
                 continue
-            meta = _row_to_metadata(row, number, self.catalog_name, issues)
+            meta = _row_to_metadata(
+                row,
+                number,
+                self.catalog_name,
+                issues,
+                decimal_comma=decimal_comma,
+                unmapped=unmapped,
+            )
             if meta is None:
                 continue
             if meta.id in seen:
@@ -570,15 +612,29 @@ class CustomSource(InMemorySource):
                 f"Custom catalog {location} has no usable row ({detail}). Each row needs an "
                 "id (a column id, model_id, repo_id or name)."
             )
+        notes = []
         if issues:
             skipped = len(rows) - len(models)
             dropped = len(issues) - skipped
             shown = "; ".join(issues[:25])
             more = f"; and {len(issues) - 25} more" if len(issues) > 25 else ""
+            notes.append(
+                f"{skipped} of {len(rows)} rows skipped, {dropped} field"
+                f"{'s' if dropped != 1 else ''} dropped. {shown}{more}. "
+                "Fix these rows to include them fully."
+            )
+        if unmapped:
+            names = sorted(unmapped)
+            shown = ", ".join(names[:20]) + (
+                f" and {len(names) - 20} more" if len(names) > 20 else ""
+            )
+            notes.append(
+                f"column{'s' if len(names) != 1 else ''} not understood, kept in each model's "
+                f"'extra': {shown} (rename to one of {', '.join(sorted(FIELD_ALIASES))} to use)."
+            )
+        if notes:
             warnings.warn(
-                f"Custom catalog {location}: {skipped} of {len(rows)} rows skipped, "
-                f"{dropped} field{'s' if dropped != 1 else ''} dropped. {shown}{more}. "
-                "Fix these rows to include them fully.",
+                f"Custom catalog {location}: " + " Also: ".join(notes),
                 CustomCatalogWarning,
                 stacklevel=4,
             )

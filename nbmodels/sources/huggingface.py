@@ -41,6 +41,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers, get_session, validate_repo_id
 
 from ..errors import (
+    AccessDeniedError,
     ConfigurationError,
     HubUnreachableError,
     InvalidModelIdError,
@@ -48,7 +49,7 @@ from ..errors import (
     NBModelsError,
 )
 from ..settings import Settings
-from ..tasks import annotate
+from ..tasks import annotate, resolve_task
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from .base import SORT_KEYS, Source, sort_models
 
@@ -242,12 +243,16 @@ class HuggingFaceSource(Source):
             raise ConfigurationError(f"limit must be a positive number or None, got {limit!r}.")
         if isinstance(tags, str):
             tags = (tags,)
-        parsed_task = SupportedTask.parse(task) if task is not None else None
+        wanted = resolve_task(task) if task is not None else None
+        parsed_task = wanted.task if wanted is not None else None
         if limit == 0:
             return []
         self._ensure_reachable()
 
-        queries = HUB_TASK_FILTERS[parsed_task] if parsed_task else ((),)
+        queries: tuple[tuple[str, ...], ...] = ((),)
+        if wanted is not None:  # a seed task, else the pipeline tag or tag asked for itself
+            filter_tag = wanted.pipeline_tag or wanted.tag
+            queries = HUB_TASK_FILTERS[parsed_task] if parsed_task else ((str(filter_tag),),)
         word = _TASK_WORD.get(parsed_task) if parsed_task else None
         server_query, post_filter = query, None
         if word:  # the Hub searches one string: send the task's word, filter the query here
@@ -296,7 +301,7 @@ class HuggingFaceSource(Source):
         return self.search(tags=(tag,), sort="downloads", limit=limit)
 
     def by_task(self, task: SupportedTask | str, limit: int | None = 100) -> list[ModelMetadata]:
-        return self.search(task=SupportedTask.parse(task), sort="downloads", limit=limit)
+        return self.search(task=task, sort="downloads", limit=limit)
 
     # -- one model --------------------------------------------------------------------------
     def model_info(
@@ -398,9 +403,12 @@ def hub_error(
     if isinstance(err, HFValidationError):
         return _invalid_id(repo_id or "")
     if isinstance(err, GatedRepoError):
-        return ModelNotFoundError(
-            f"{repo_id!r} on {where} is gated: accept its licence on {where}/{repo_id} "
-            "while logged in, then set HF_TOKEN to a token of that account."
+        return AccessDeniedError(
+            f"{repo_id!r} on {where} is gated: accept its licence at {where}/{repo_id} "
+            "while logged in, then set HF_TOKEN to a token of that account "
+            f"({where}/settings/tokens).",
+            reason="gated",
+            model_id=repo_id,
         )
     if isinstance(err, RevisionNotFoundError):
         return ModelNotFoundError(
@@ -431,8 +439,22 @@ def hub_error(
     if isinstance(err, HfHubHTTPError):
         status = err.response.status_code if err.response is not None else "?"
         if status in (401, 403):
-            hint = "set HF_TOKEN to a valid token"
-        elif status == 404:
+            what = f"{repo_id!r} on {where}" if repo_id else f"The Hub at {where}"
+            if not token:
+                return AccessDeniedError(
+                    f"{what} needs a token (HTTP {status}): create one at "
+                    f"{where}/settings/tokens and set HF_TOKEN to it (or run `hf auth login`).",
+                    reason="no-token",
+                    model_id=repo_id,
+                )
+            return AccessDeniedError(
+                f"{what} refused the token in HF_TOKEN (HTTP {status}): it is expired, "
+                f"revoked or lacks access to this repo. Make a new one at "
+                f"{where}/settings/tokens and set HF_TOKEN to it.",
+                reason="bad-token",
+                model_id=repo_id,
+            )
+        if status == 404:
             hint = "set HF_ENDPOINT to the base URL of a Hub, e.g. https://huggingface.co"
         else:
             hint = "try again later, set HF_ENDPOINT to another Hub, or work offline"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,7 +38,9 @@ from ..errors import (
     ModelNotFoundError,
     NBModelsError,
     OllamaNotRunningError,
+    SourceTimeoutError,
     SourceUnavailableError,
+    SourceWarning,
 )
 from ..ollama_store import (
     DEFAULT_HOST,
@@ -132,6 +135,8 @@ class OllamaSource(InMemorySource):
         self._client: ollama.Client | None = None
         self._library: dict[str, dict[str, Any]] | None = None
         self._library_models: list[ModelMetadata] | None = None
+        self._warned_unshown: tuple[str, ...] = ()
+        self._warned_library = False
 
     def __repr__(self) -> str:
         return f"<OllamaSource host={self.host!r} library={self.library!r}>"
@@ -149,8 +154,8 @@ class OllamaSource(InMemorySource):
     def _not_running(self, detail: str = "") -> OllamaNotRunningError:
         why = f" ({detail})" if detail else ""
         return OllamaNotRunningError(
-            f"Ollama is not running at {self.host}{why}: start it with `ollama serve`, "
-            "or set OLLAMA_HOST to where it runs."
+            f"Ollama is not running at {self.host}{why}: start it with `ollama serve` "
+            "or set OLLAMA_HOST."
         )
 
     def _call(self, fn: Callable[[ollama.Client], _T], *, model: str | None = None) -> _T:
@@ -172,8 +177,11 @@ class OllamaSource(InMemorySource):
             raise SourceUnavailableError(
                 f"Ollama at {self.host} answered {exc.status_code}: {exc.error}"
             ) from None
-        except httpx.TimeoutException:
-            raise self._not_running(f"no answer within {self.settings.timeout:g} s") from None
+        except httpx.TimeoutException:  # it runs, but is slow or busy (loading a model)
+            raise SourceTimeoutError(
+                f"Ollama at {self.host} did not answer within {self.settings.timeout:g} s "
+                "(busy loading a model?): try again, or raise NBMODELS_TIMEOUT."
+            ) from None
         except (ConnectionError, httpx.TransportError):
             raise self._not_running() from None
 
@@ -219,13 +227,27 @@ class OllamaSource(InMemorySource):
         """The models the server has (``ollama list``), each described by ``/api/show``."""
         listed = self._call(lambda c: c.list()).models
         models = []
+        unshown: list[str] = []
         for entry in listed:
             name = entry.model or ""
             try:
                 shown = self._call(functools.partial(_show, name=name), model=name)
-            except ModelNotFoundError:  # deleted between the two calls
-                continue
+            except ModelNotFoundError:
+                # an older or partial Ollama API, or a delete racing us: the /api/tags entry
+                # still has size, family, parameter size and quantization: keep the model
+                shown = None
+                unshown.append(name)
             models.append(self._local_meta(name, entry, shown))
+        if unshown and tuple(unshown) != self._warned_unshown:
+            self._warned_unshown = tuple(unshown)
+            warnings.warn(
+                SourceWarning(
+                    f"Ollama at {self.host} lists {', '.join(unshown)} but /api/show answered "
+                    "404: described from /api/tags only (no template, capabilities or "
+                    "license)."
+                ),
+                stacklevel=3,
+            )
         return models
 
     def _local_meta(self, name: str, entry: Any, shown: Any) -> ModelMetadata:
@@ -312,11 +334,9 @@ class OllamaSource(InMemorySource):
             return response.content
         except httpx.HTTPError as exc:
             raise SourceUnavailableError(
-                "No Ollama library catalog: Ollama has no API that lists its library, and "
-                f"{self.host}/api/library did not answer ({type(exc).__name__}). Set "
-                "NBMODELS_OLLAMA_LIBRARY to a snapshot (a path or URL of an "
-                "ollama-library.json, such as shared/data/ollama-library.json), or run "
-                "`python -m nbmodels.ollama_server`, which serves one."
+                f"Ollama has no API that lists its library and {self.host}/api/library did "
+                f"not answer ({type(exc).__name__}); set NBMODELS_OLLAMA_LIBRARY to a snapshot "
+                "(path or URL of an ollama-library.json)."
             ) from None
 
     def library_manifests(self) -> dict[str, dict[str, Any]]:
@@ -414,11 +434,18 @@ class OllamaSource(InMemorySource):
             library = self.available_models()
         except (SourceUnavailableError, ConfigurationError) as exc:
             errors.append(exc)
-            log.info("Ollama library catalog unavailable: %s", exc)
+            if len(errors) == 1 and not self._warned_library:
+                self._warned_library = True  # the server answered: say what is missing
+                warnings.warn(
+                    SourceWarning(f"The Ollama library is not shown: {exc}"), stacklevel=3
+                )
         if len(errors) == 2:
-            raise OllamaNotRunningError(
-                f"{errors[0]} To browse the library without a server, set "
-                "NBMODELS_OLLAMA_LIBRARY to a snapshot (path or URL of ollama-library.json)."
+            first = errors[0]
+            cls = (
+                type(first) if isinstance(first, SourceUnavailableError) else SourceUnavailableError
+            )
+            raise cls(
+                f"{first} Without a server, NBMODELS_OLLAMA_LIBRARY can name a library snapshot."
             )
         have = {m.id for m in local}
         return local + [m for m in library if m.id not in have]

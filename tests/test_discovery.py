@@ -1,0 +1,278 @@
+"""Discovery loses nothing silently (issue 5): each test here failed on the code before it.
+
+Custom catalogs are never capped, unknown sizes are counted when a filter leaves them
+out, query words match words (not the inside of "ollama"), every Hub pipeline tag is a
+task, decimal commas in ``;`` files, columns nobody maps are named, and a failed write
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from nbmodels import Catalog, ModelMetadata, Settings
+from nbmodels.errors import (
+    ConfigurationError,
+    CustomCatalogWarning,
+    FilterWarning,
+    StorageError,
+    UnknownSourceError,
+)
+from nbmodels.sources import get_source, register_source
+from nbmodels.sources.base import InMemorySource, text_matches
+from nbmodels.sources.custom import CustomSource
+from nbmodels.types import ModelSource, SupportedTask
+from nbmodels.units import parse_count, parse_size
+
+
+def _meta(**fields: object) -> ModelMetadata:
+    return ModelMetadata(source=ModelSource.CUSTOM, **fields)  # type: ignore[arg-type]
+
+
+def _catalog(tmp_path: Path, *sources: object) -> Catalog:
+    return Catalog(Settings(home=tmp_path / "home"), sources=list(sources))  # type: ignore[arg-type]
+
+
+def _team_csv(tmp_path: Path, rows: int = 1500) -> Path:
+    path = tmp_path / "team.csv"
+    lines = ["id,downloads,parameters"]
+    lines += [f"team/m{i},{rows - i},{i}M" for i in range(1, rows + 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_custom_catalog_is_never_capped(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path, CustomSource(_team_csv(tmp_path)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and nothing to warn about: every row is there
+        assert len(cat.search(source="custom", limit=None)) == 1500
+        assert len(cat.search(source="custom", min_params="1200M", limit=None)) == 301
+    assert len(cat.sql("SELECT * FROM models")) == 1500
+
+
+class _Sized(InMemorySource):
+    name = "sized"
+    kind = ModelSource.CUSTOM
+
+    def models(self) -> list[ModelMetadata]:
+        return [
+            _meta(id="a/small", size_bytes=1_000_000_000, parameters=500_000_000),
+            _meta(id="a/big", size_bytes=9_000_000_000, parameters=4_000_000_000),
+            _meta(id="a/unknown-1"),
+            _meta(id="a/unknown-2"),
+        ]
+
+    def model_info(self, model_id: str) -> ModelMetadata:  # pragma: no cover - unused
+        raise NotImplementedError
+
+
+def test_a_size_filter_says_how_many_rows_had_no_size(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path, _Sized())
+    with pytest.warns(FilterWarning, match="2 models with no known size were left out"):
+        found = cat.search(max_size="4GB", limit=None)
+    assert found["id"].tolist() == ["a/small"]
+    assert any("no known size" in w for w in cat.warnings)
+    with pytest.warns(FilterWarning, match="2 models with no known parameter count"):
+        cat.search(min_params="1B", limit=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no bound, nothing left out, nothing said
+        assert len(cat.search(limit=None)) == 4
+
+
+def test_a_query_word_does_not_match_inside_another_word() -> None:
+    ollama_tagged = _meta(id="qwen2:7b", tags=("ollama", "qwen2"))
+    described = _meta(id="x/y", description="Runs with Ollama and llama.cpp")
+    tagged = _meta(id="phi3:mini", tags=("llama",))
+    assert not text_matches(ollama_tagged, "llama")
+    assert text_matches(described, "llama")  # "llama.cpp" starts a word
+    assert text_matches(tagged, "llama")
+    assert text_matches(_meta(id="meta/Llama-3"), "llama")
+
+
+def test_exact_id_hits_come_first(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path)
+    cat.add(
+        [
+            _meta(id="big/phi-tuned", downloads=10_000),
+            _meta(id="ms/phi", downloads=5),
+        ]
+    )
+    assert cat.search("phi", sort="downloads", online=False)["id"].tolist()[0] == "ms/phi"
+
+
+@pytest.mark.parametrize("task", ["sentence-similarity", "feature-extraction", "embedding"])
+def test_hub_pipeline_tags_are_tasks(tmp_path: Path, task: str) -> None:
+    cat = _catalog(tmp_path)
+    cat.add(
+        [
+            _meta(
+                id="s/minilm", pipeline_tag="sentence-similarity", tasks=(SupportedTask.EMBEDDING,)
+            ),
+            _meta(id="g/gpt", pipeline_tag="text-generation"),
+        ]
+    )
+    assert cat.search(task=task, online=False)["id"].tolist() == ["s/minilm"]
+
+
+def test_a_pipeline_tag_with_no_seed_task_filters_by_the_tag(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path)
+    cat.add(
+        [
+            _meta(id="v/vit", pipeline_tag="image-classification"),
+            _meta(id="g/gpt", pipeline_tag="text-generation"),
+        ]
+    )
+    assert cat.search(task="image-classification", online=False)["id"].tolist() == ["v/vit"]
+    with pytest.raises(ConfigurationError, match="Unknown task 'flyng'"):
+        cat.search(task="flyng", online=False)
+
+
+def test_a_source_object_is_used_for_one_call_only(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path)
+    once = _Sized()
+    with pytest.warns(FilterWarning):
+        cat.search(source=[once], max_size="4GB")
+    assert "sized" not in cat.source_names
+
+
+def test_register_source_names_are_case_insensitive() -> None:
+    @register_source("MyCat")
+    class MyCat(_Sized):
+        name = "mycat"
+
+    assert isinstance(get_source("MyCat"), MyCat)
+    assert isinstance(get_source("mycat"), MyCat)
+    with pytest.raises(UnknownSourceError, match="Did you mean 'mycat'"):
+        get_source("mycatt")
+
+
+def test_decimal_commas() -> None:
+    assert parse_count("1,5B", decimal_comma=True) == 1_500_000_000
+    assert parse_size("4,2 GB", decimal_comma=True) == 4_200_000_000
+    assert parse_count("7,000,000") == 7_000_000  # thousands, grouped by three
+    for ambiguous in ("1,5B", "12,5"):
+        with pytest.raises(ValueError, match="ambiguous"):
+            parse_count(ambiguous)
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_size("4,2 GB")
+
+
+def test_unmapped_columns_are_named_in_the_warning(tmp_path: Path) -> None:
+    path = tmp_path / "team.csv"
+    path.write_text("id,parameters,owner_team,gpu_hours\nteam/a,1B,nlp,12\n")
+    with pytest.warns(CustomCatalogWarning, match="not understood.*gpu_hours, owner_team"):
+        (meta,) = CustomSource(path).models()
+    assert meta.extra["owner_team"] == "nlp"
+
+
+def test_a_models_mapping_keyed_by_id(tmp_path: Path) -> None:
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps({"models": {"team/a": {"parameters": "1B"}, "team/b": {}}}))
+    models = CustomSource(path).models()
+    assert [(m.id, m.parameters) for m in models] == [("team/a", 10**9), ("team/b", None)]
+
+
+def test_a_bad_home_is_a_storage_error_and_changes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home-is-a-file"
+    home.write_text("not a folder")
+    cat = Catalog(Settings(home=home), sources=[])
+    with pytest.raises(StorageError, match="is a file, not a folder"):
+        cat.add([_meta(id="a/b")])
+    assert len(cat) == 0, "memory and disk agree: the failed write changed nothing"
+
+
+# -- Ollama: a partial API, a slow server, a missing library -----------------------------------
+def test_a_model_that_api_show_does_not_know_is_kept_from_api_tags(
+    ollama_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ollama
+
+    from nbmodels.demo.ollama import server as ollama_server
+    from nbmodels.errors import SourceWarning
+    from nbmodels.sources.ollama import OllamaSource
+
+    routes = {k: v for k, v in ollama_server._ROUTES.items() if k != "/api/show"}
+    monkeypatch.setattr(ollama_server, "_ROUTES", routes)  # an older or partial Ollama API
+    client = ollama.Client(host=ollama_host)
+    listed = {m.model for m in client.list().models}
+    client._client.close()
+    src = OllamaSource(host=ollama_host)
+    with pytest.warns(SourceWarning, match="/api/show answered 404"):
+        local = src.local_models()
+    assert {m.id for m in local} == listed and listed
+    chat = next(m for m in local if m.id == "tinyllama-chat:latest")
+    assert chat.size_bytes and chat.parameters and chat.is_downloaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        src.local_models()  # said once, not at every call
+
+
+def test_a_slow_ollama_is_a_timeout_not_not_running() -> None:
+    import socket
+
+    from nbmodels.errors import OllamaNotRunningError, SourceTimeoutError
+    from nbmodels.sources.ollama import OllamaSource
+
+    with socket.socket() as listening:  # accepts connections, never answers
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        host = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        src = OllamaSource(Settings(timeout=0.5), host=host)
+        with pytest.raises(SourceTimeoutError, match=r"did not answer within 0\.5 s") as caught:
+            src.local_models()
+        assert not isinstance(caught.value, OllamaNotRunningError)
+        assert isinstance(caught.value, TimeoutError)
+
+
+def test_a_library_snapshot_that_fails_to_load_is_a_warning(
+    ollama_host: str, tmp_path: Path
+) -> None:
+    from nbmodels.errors import SourceWarning
+    from nbmodels.sources.ollama import OllamaSource
+
+    src = OllamaSource(host=ollama_host, library=tmp_path / "missing.json")
+    with pytest.warns(SourceWarning, match="library is not shown.*missing.json"):
+        found = src.search(limit=None)
+    assert found and all(m.is_downloaded for m in found)  # the local models are still there
+
+
+# -- the Hub: refused access says why --------------------------------------------------------
+def _hub_answer(status: int, headers: dict[str, str]) -> Exception:
+    """The exception huggingface_hub itself raises for such an answer."""
+    import httpx2
+    from huggingface_hub.utils import hf_raise_for_status
+
+    request = httpx2.Request("GET", "http://hub.test/api/models/meta/llama")
+    try:
+        hf_raise_for_status(httpx2.Response(status, headers=headers, request=request))
+    except Exception as exc:  # what the library raises is the point
+        return exc
+    raise AssertionError("no error raised")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "token", "reason", "says"),
+    [
+        (403, {"X-Error-Code": "GatedRepo"}, None, "gated", "accept its licence"),
+        (401, {}, None, "no-token", "needs a token"),
+        (403, {}, "hf_secret123", "bad-token", "refused the token"),
+    ],
+)
+def test_refused_access_is_an_auth_error_that_says_which(
+    status: int, headers: dict[str, str], token: str | None, reason: str, says: str
+) -> None:
+    from nbmodels.errors import AccessDeniedError
+    from nbmodels.sources.huggingface import hub_error
+
+    err = hub_error(
+        _hub_answer(status, headers), endpoint="http://hub.test", repo_id="meta/llama", token=token
+    )
+    assert isinstance(err, AccessDeniedError) and isinstance(err, PermissionError)
+    assert not isinstance(err, ConnectionError)
+    assert err.reason == reason and err.model_id == "meta/llama"
+    assert says in str(err) and "HF_TOKEN" in str(err)
+    assert "hf_secret123" not in str(err) + repr(err)
