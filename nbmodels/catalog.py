@@ -40,6 +40,7 @@ from .errors import (
     ConfigurationError,
     CorruptCatalogError,
     FilterWarning,
+    InvalidModelIdError,
     ModelNotFoundError,
     NBModelsError,
     NBModelsWarning,
@@ -744,12 +745,16 @@ class Catalog:
             [started],
         )
 
-    def model_info(self, model_id: str, *, source: str | None = None) -> ModelMetadata:
+    def model_info(
+        self, model_id: str, *, source: str | None = None, revision: str | None = None
+    ) -> ModelMetadata:
         """Everything the source(s) know about one model; the catalog keeps the answer.
 
         ``model_id`` may be a catalog key (``"ollama:llama3.2:1b"``). Without ``source``,
         the sources are asked in order and the first that knows the model answers. When no
-        source can be reached, the catalog's row answers (with a SourceWarning).
+        source can be reached, the catalog's row answers (with a SourceWarning). When none
+        knows it, the error says what each source answered. ``revision`` (a branch, tag or
+        commit) goes to the sources that have revisions (the Hub); that answer is not kept.
         """
         self.warnings = []
         if not isinstance(model_id, str) or not model_id.strip():
@@ -765,23 +770,47 @@ class Catalog:
             candidates = [n for n in self._specs if self._kind(n) == kind] or [kind]
         else:
             candidates = self._selected(source)
+        if revision is not None:
+            candidates = [n for n in candidates if _takes_revision(self._source(n))]
+            if not candidates:
+                raise ConfigurationError(
+                    f"revision={revision!r} needs a source with revisions (the Hub); "
+                    "drop revision= or name such a source with source=..."
+                )
+        answers: dict[str, str] = {}  # what each source said, for the error
+        invalid = 0
         unanswered = self.settings.offline
-        if not self.settings.offline:
+        if self.settings.offline:
+            answers = dict.fromkeys(candidates, "not asked (offline)")
+        else:
             for name in candidates:
+                src = self._source(name)
                 try:
-                    meta = self._source(name).model_info(model_id)
-                except ModelNotFoundError:
+                    if revision is None:
+                        meta = src.model_info(model_id)
+                    else:
+                        meta = src.model_info(model_id, revision=revision)  # type: ignore[call-arg]
+                except ModelNotFoundError as exc:
+                    answers[name] = _first_sentence(exc) if revision else "no such model"
+                    continue
+                except InvalidModelIdError as exc:
+                    answers[name] = f"not a valid id there ({_first_sentence(exc)})"
+                    invalid += 1
                     continue
                 except Exception as exc:
                     self._warn(name, exc)
+                    answers[name] = f"did not answer ({_first_sentence(exc)})"
                     unanswered = True
                     continue
-                self._upsert(_frame.to_arrow([meta]))
+                if revision is None:
+                    self._upsert(_frame.to_arrow([meta]))
                 return meta  # with what the catalog has no columns for (files, extra...)
+        said = "; ".join(f"{name}: {text}" for name, text in answers.items())
         if not unanswered:
-            raise ModelNotFoundError(
-                f"No model {model_id!r} in {', '.join(candidates)}. Check the id (search() "
-                "lists what is known), or name the source with source=..."
+            error = InvalidModelIdError if invalid == len(candidates) else ModelNotFoundError
+            raise error(
+                f"No model {model_id!r}. {said}. Check the id (search() lists what is known), "
+                "or name the source with source=..."
             )
         kinds = [self._kind(n) for n in candidates]
         df = self._query(
@@ -789,11 +818,11 @@ class Catalog:
             "ORDER BY fetched_at DESC LIMIT 1",
             [model_id, *kinds],
         )
-        if len(df):
+        if len(df) and revision is None:
             return _frame.from_row(df.iloc[0])
         raise ModelNotFoundError(
-            f"No model {model_id!r} in the catalog, and {', '.join(candidates)} could not be "
-            "asked. Check the id, or try again when the source can be reached."
+            f"No model {model_id!r} in the catalog, and not every source could be asked. "
+            f"{said}. Check the id, or try again when the source can be reached."
         )
 
     def get(self, key: str) -> ModelMetadata:
@@ -804,6 +833,20 @@ class Catalog:
                 f"No row {key!r} in the catalog; search() or model_info() first."
             )
         return _frame.from_row(df.iloc[0])
+
+
+def _takes_revision(source: Source) -> bool:
+    try:
+        return "revision" in inspect.signature(source.model_info).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """The first sentence of an error, for a one-line summary of several answers."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    head, dot, _ = text.partition(". ")
+    return (head + dot).rstrip(". ")
 
 
 def _outside_stacklevel() -> int:

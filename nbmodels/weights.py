@@ -42,6 +42,7 @@ __all__ = [
 
 #: bytes per element of each safetensors dtype (the Hub uses the same names)
 DTYPE_BYTES: dict[str, float] = {
+    "C64": 8,
     "F64": 8,
     "I64": 8,
     "U64": 8,
@@ -182,9 +183,11 @@ def bytes_from_parameters(parameters: Mapping[str, Any] | None) -> int | None:
         return None
     total = 0.0
     for dtype, count in parameters.items():
+        if count is None or count == 0:  # Hub records list absent dtypes as null
+            continue
         width = DTYPE_BYTES.get(str(dtype).upper())
         if width is None or isinstance(count, bool) or not isinstance(count, int | float):
-            return None
+            return None  # a dtype we cannot size: unknown, rather than a wrong figure
         total += width * count
     return math.ceil(total) if total > 0 else None
 

@@ -276,3 +276,159 @@ def test_refused_access_is_an_auth_error_that_says_which(
     assert err.reason == reason and err.model_id == "meta/llama"
     assert says in str(err) and "HF_TOKEN" in str(err)
     assert "hf_secret123" not in str(err) + repr(err)
+
+
+# -- Hub records: sizes from safetensors, chat templates as files -------------------------------
+def test_hub_rows_have_sizes_from_their_safetensors_parameters(
+    hub_server: object, tmp_path: Path
+) -> None:
+    from nbmodels.sources.huggingface import HuggingFaceSource
+    from nbmodels.weights import bytes_from_parameters
+
+    url = hub_server.url  # type: ignore[attr-defined]
+    settings = Settings(home=tmp_path / "home", hf_endpoint=url, hf_cache=tmp_path / "hf")
+    found = HuggingFaceSource(settings).search("qwen", limit=None)
+    assert found
+    sized = [m for m in found if m.size_bytes]
+    assert len(sized) >= 0.8 * len(found), "most listed Hub models carry safetensors counts"
+    # the size is the weights' exact size: BF16 parameters x 2 bytes
+    assert bytes_from_parameters({"BF16": 8_537_683_968, "F32": None}) == 2 * 8_537_683_968
+    assert bytes_from_parameters({"miku": 5}) is None  # a dtype nobody can size: unknown
+
+    cat = Catalog(settings, sources=[HuggingFaceSource(settings)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small = cat.search("qwen", source="huggingface", max_size="4GB", limit=None)
+    assert len(small) > 0 and set(small["source"]) == {"huggingface"}
+    assert all(s <= 4 * 10**9 for s in small["size_bytes"])
+    unknown = len(found) - len(sized)
+    if unknown:  # the rows left out for an unknown size are counted, not dropped in silence
+        said = [str(w.message) for w in caught if issubclass(w.category, FilterWarning)]
+        assert any(f"{unknown} model" in text and "no known size" in text for text in said)
+
+
+def test_a_chat_template_file_is_a_chat_signal() -> None:
+    from huggingface_hub.hf_api import ModelInfo
+
+    from nbmodels.sources.huggingface import to_metadata
+
+    base = {"id": "team/plain", "tags": ["transformers"], "pipeline_tag": "text-generation"}
+    plain = to_metadata(ModelInfo(**base, siblings=[{"rfilename": "config.json"}]))
+    templated = to_metadata(
+        ModelInfo(
+            **base, siblings=[{"rfilename": "config.json"}, {"rfilename": "chat_template.jinja"}]
+        )
+    )
+    assert plain.extra.get("has_chat_template") is None
+    assert templated.extra["has_chat_template"] is True
+    assert SupportedTask.CHAT in templated.tasks and SupportedTask.CHAT not in plain.tasks
+
+
+def test_the_demo_hub_serves_a_chat_template_file_as_a_file(hub_server: object) -> None:
+    from huggingface_hub import HfApi
+
+    from nbmodels.demo.hub.tinymodels import CHAT
+
+    info = HfApi(endpoint=hub_server.url, token=False).model_info(CHAT)  # type: ignore[attr-defined]
+    assert "chat_template.jinja" in {s.rfilename for s in info.siblings or ()}
+    assert "chat_template" not in (info.config or {}).get("tokenizer_config", {})
+    assert "conversational" in (info.tags or [])
+
+
+# -- model_info says what each source answered --------------------------------------------------
+def _dead_host() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+class _Team(InMemorySource):
+    name = "team"
+    kind = ModelSource.CUSTOM
+
+    def models(self) -> list[ModelMetadata]:
+        return [_meta(id="team/a")]
+
+    def model_info(self, model_id: str) -> ModelMetadata:
+        from nbmodels.errors import ModelNotFoundError
+
+        for meta in self.models():
+            if meta.id == model_id:
+                return meta
+        raise ModelNotFoundError(f"No model {model_id!r} in team.")
+
+
+def _hub_and_dead_ollama(hub_server: object, tmp_path: Path) -> Catalog:
+    from nbmodels.sources.huggingface import HuggingFaceSource
+    from nbmodels.sources.ollama import OllamaSource
+
+    settings = Settings(
+        home=tmp_path / "home",
+        hf_endpoint=hub_server.url,  # type: ignore[attr-defined]
+        hf_cache=tmp_path / "hf",
+    )
+    team = _Team()
+    return Catalog(
+        settings,
+        sources=[HuggingFaceSource(settings), OllamaSource(settings, host=_dead_host()), team],
+    )
+
+
+def test_model_info_says_what_each_source_answered(hub_server: object, tmp_path: Path) -> None:
+    from nbmodels.errors import InvalidModelIdError, ModelNotFoundError, SourceWarning
+
+    cat = _hub_and_dead_ollama(hub_server, tmp_path)
+    with pytest.warns(SourceWarning), pytest.raises(ModelNotFoundError) as missing:
+        cat.model_info("nobody/nothing-here")
+    text = str(missing.value)
+    assert "huggingface: no such model" in text and "team: no such model" in text
+    assert "ollama: did not answer" in text
+    assert "huggingface" not in text.split("ollama")[1].split(";")[0], text
+
+    with pytest.raises(ModelNotFoundError) as invalid:
+        cat.model_info("not a repo!!", source=["huggingface", "team"])  # type: ignore[arg-type]
+    assert "huggingface: not a valid id there" in str(invalid.value)
+    with pytest.raises(InvalidModelIdError, match="not a valid id"):
+        cat.model_info("not a repo!!", source="huggingface")
+
+
+def test_model_info_takes_a_revision(hub_server: object, tmp_path: Path) -> None:
+    from nbmodels.errors import ModelNotFoundError
+
+    cat = _hub_and_dead_ollama(hub_server, tmp_path)
+    repo = "nbmodels-test/revisions"
+    main = cat.model_info(repo, source="huggingface")
+    dev = cat.model_info(repo, source="huggingface", revision="dev")
+    assert dev.version and main.version and dev.version != main.version
+    assert cat.get(f"huggingface:{repo}").version == main.version  # a revision is not kept
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        cat.model_info(repo, source="huggingface", revision="nope")
+    with pytest.raises(ConfigurationError, match="revision"):
+        cat.model_info("team/a", source="team", revision="dev")
+
+
+def test_a_mirror_that_answers_only_revision_main(
+    hub_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmodels.demo.hub import server as hub_module
+
+    original = hub_module._Handler._model_api
+
+    def only_revisions(self: object, rest: list[str], params: object, *, head: bool) -> None:
+        if len(rest) == 2:  # /api/models/{org}/{name}: not served by this mirror
+            raise hub_module._HubError(404, None, "only /revision/{rev} here")
+        return original(self, rest, params, head=head)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hub_module._Handler, "_model_api", only_revisions)
+    from nbmodels.demo.hub.tinymodels import CHAT
+    from nbmodels.sources.huggingface import HuggingFaceSource
+
+    settings = Settings(
+        home=tmp_path / "home",
+        hf_endpoint=hub_server.url,  # type: ignore[attr-defined]
+        hf_cache=tmp_path / "hf",
+    )
+    meta = HuggingFaceSource(settings).model_info(CHAT)
+    assert meta.id == CHAT and meta.files

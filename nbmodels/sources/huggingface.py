@@ -51,6 +51,7 @@ from ..errors import (
 from ..settings import Settings
 from ..tasks import annotate, resolve_task
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
+from ..weights import bytes_from_parameters
 from .base import SORT_KEYS, Source, sort_models
 
 __all__ = [
@@ -320,7 +321,17 @@ class HuggingFaceSource(Source):
                 repo_id, revision=revision, files_metadata=files, timeout=self.settings.timeout
             )
         except Exception as err:  # every failure becomes one of ours
-            raise self._map_error(err, repo_id=repo_id, revision=revision) from None
+            mapped = self._map_error(err, repo_id=repo_id, revision=revision)
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if revision is not None or status != 404 or isinstance(mapped, AccessDeniedError):
+                raise mapped from None
+            # some mirrors answer only /api/models/{id}/revision/main: ask there once more
+            try:
+                info = self._api.model_info(
+                    repo_id, revision="main", files_metadata=files, timeout=self.settings.timeout
+                )
+            except Exception:
+                raise mapped from None
         self._reachable_at = time.monotonic()
         meta = to_metadata(info, endpoint=self.endpoint, with_files=files)
         card = self._card(info, revision=revision) if files else None
@@ -511,10 +522,15 @@ def to_metadata(
         for s in siblings
         if getattr(s, "rfilename", None)
     )
+    # the files' own sizes where every one is known; else the weights' exact size from the
+    # safetensors parameter counts per dtype (listings carry those, not the files); else the
+    # repo's storage as the Hub reports it
     if files and all(f.size is not None for f in files):
         size_bytes: int | None = sum(f.size or 0 for f in files)
     else:
-        size_bytes = _int(getattr(info, "used_storage", None))
+        size_bytes = bytes_from_parameters(
+            _get(getattr(info, "safetensors", None), "parameters")
+        ) or _int(getattr(info, "used_storage", None))
     gguf = getattr(info, "gguf", None)
     gguf = gguf if isinstance(gguf, Mapping) else _json_dict(gguf)
     extra: dict[str, Any] = {}
@@ -672,10 +688,19 @@ def _parameters(safetensors: Any, gguf: Mapping[str, Any] | None) -> int | None:
     return total if total else None
 
 
-def _has_chat_template(info: ModelInfo, gguf: Mapping[str, Any] | None) -> bool:
-    """Whether the record shows a chat template (config's tokenizer_config, or the GGUF's).
+#: files in which transformers keeps chat templates (it writes chat_template.jinja now)
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
-    Listings often leave both out, so False means "not shown", never "has none"."""
+
+def _has_chat_template(info: ModelInfo, gguf: Mapping[str, Any] | None) -> bool:
+    """Whether the record shows a chat template: a chat template file among the repo's files,
+    config's tokenizer_config, or the GGUF's.
+
+    Listings often leave all of them out, so False means "not shown", never "has none"."""
+    for sibling in getattr(info, "siblings", None) or ():
+        name = str(getattr(sibling, "rfilename", "") or "")
+        if name in CHAT_TEMPLATE_FILES or name.startswith("additional_chat_templates/"):
+            return True
     config = getattr(info, "config", None)
     tokenizer_config = config.get("tokenizer_config") if isinstance(config, Mapping) else None
     if isinstance(tokenizer_config, Mapping) and tokenizer_config.get("chat_template"):

@@ -278,7 +278,6 @@ def _config(rev: Revision) -> dict[str, Any] | None:
         return None
     config = {k: raw[k] for k in ("architectures", "model_type") if k in raw}
     tok = rev.file("tokenizer_config.json")
-    template = rev.file("chat_template.jinja")
     tokenizer_config: dict[str, Any] = {}
     if tok:
         try:
@@ -288,8 +287,8 @@ def _config(rev: Revision) -> dict[str, Any] | None:
                 tokenizer_config = {k: data[k] for k in keys if k in data}
         except (OSError, ValueError):
             pass
-    if template:
-        tokenizer_config["chat_template"] = template.local.read_text()
+    # served as on disk: a chat_template.jinja file stays a file (the Hub does not copy it
+    # into tokenizer_config), so clients must look for it among the siblings
     if tokenizer_config:
         config["tokenizer_config"] = tokenizer_config
     return config
@@ -314,7 +313,9 @@ def _tags(
     if pipeline_tag:
         tags.append(pipeline_tag)
     tags += [t for t in _as_list(card.get("tags")) if isinstance(t, str)]
-    if config and "chat_template" in config.get("tokenizer_config", {}):
+    if (config and "chat_template" in config.get("tokenizer_config", {})) or rev.file(
+        "chat_template.jinja"
+    ):
         tags.append("conversational")
     tags += [lang for lang in _as_list(card.get("language")) if isinstance(lang, str)]
     for base in _as_list(card.get("base_model")):
