@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_catalog import run
+from bench_custom import GOAL_RATIO
+from bench_custom import run as run_custom
 from bench_import import run as run_imports
 
 GOAL_MS = 50.0
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per case (median)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-import", action="store_true", help="skip the import-time table")
+    parser.add_argument(
+        "--custom-rows", type=int, default=100_000, help="rows of the team CSV (0: skip)"
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
@@ -50,6 +55,22 @@ def main(argv: list[str] | None = None) -> int:
         f"\ngoal: filter query p50 < {GOAL_MS:.0f} ms at {args.rows:,} rows: "
         f"{goal.nbmodels_ms:.1f} ms -> {'met' if ok else 'NOT met'}"
     )
+    if args.custom_rows:
+        custom = run_custom(args.custom_rows, min(args.repeat, 3))
+        print(f"\nteam CSV catalog, {args.custom_rows:,} rows, medians of {min(args.repeat, 3)}\n")
+        print(
+            f"{'case':<30} {'nbmodels s':>11} {'pandas.read_csv s':>18} {'x pandas':>9} {'rows':>7}"
+        )
+        for c in custom:
+            print(
+                f"{c.case:<30} {c.nbmodels_s:>11.2f} {c.pandas_s:>18.3f} {c.ratio:>8.0f}x "
+                f"{c.rows:>7} {'(all rows)' if c.same else '(ROWS LOST)'}"
+            )
+        read = custom[0]
+        print(
+            f"\ngoal: reading within {GOAL_RATIO:.0f}x of pandas.read_csv: {read.ratio:.0f}x -> "
+            f"{'met' if read.ratio <= GOAL_RATIO else 'NOT met'}"
+        )
     if not args.skip_import:
         imports = run_imports(args.repeat)
         base = imports[0][1]

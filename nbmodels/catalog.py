@@ -494,28 +494,42 @@ class Catalog:
         every match and the catalog filters. The lock is not held while the sources work,
         so sql() and answers from disk stay quick meanwhile (the widget calls from threads).
         """
-        qkey = json.dumps(server, sort_keys=True, default=str)
+        question = json.dumps(server, sort_keys=True, default=str)
         todo: dict[str, Source] = {}
         capped: list[str] = []
+
+        def key_of(name: str) -> str:
+            # a source that hands over its whole table answers every question at once
+            return _WHOLE_TABLE if name in whole else question
+
+        whole: set[str] = set()
         with self._lock:
             self._connection()  # loads the remembered queries
             for name in names:
-                asked = None if extra and name in extra else self._asked.get((name, qkey))
+                try:
+                    src = extra[name] if extra and name in extra else self._source(name)
+                except Exception as exc:
+                    self._warn(name, exc)
+                    continue
+                if getattr(type(src), "table", InMemorySource.table) is not InMemorySource.table:
+                    whole.add(name)
+                asked = None if extra and name in extra else self._asked.get((name, key_of(name)))
                 if asked is not None and asked.covers(limit) and not refresh:
                     if asked.limit is not None and asked.count >= asked.limit:
                         capped.append(name)
                     continue
-                try:
-                    todo[name] = extra[name] if extra and name in extra else self._source(name)
-                except Exception as exc:
-                    self._warn(name, exc)
+                todo[name] = src
         if not todo:
             return capped
 
         def wanted(src: Source) -> int | None:
             return None if isinstance(src, InMemorySource) else limit
 
-        def run(src: Source) -> list[ModelMetadata]:
+        def run(src: Source) -> list[ModelMetadata] | pa.Table:
+            if isinstance(src, InMemorySource):
+                table = src.table(fetched_at=_now())
+                if table is not None:
+                    return table
             return src.search(
                 server["query"],
                 author=server["author"],
@@ -534,7 +548,11 @@ class Catalog:
                 if error is None:
                     stamp = _now()
                     try:  # a source answering something other than ModelMetadata fails too
-                        table = _frame.to_arrow(future.result(), fetched_at=stamp)
+                        answer = future.result()
+                        if isinstance(answer, pa.Table):
+                            table = answer.cast(_frame.SCHEMA)
+                        else:
+                            table = _frame.to_arrow(answer, fetched_at=stamp)
                     except Exception as exc:
                         error = exc
                 if error is not None:
@@ -543,6 +561,7 @@ class Catalog:
                 self._upsert(table, save=False)
                 asked_for = wanted(todo[name])
                 if not (extra and name in extra):  # a one-off source object is not remembered
+                    qkey = key_of(name)
                     self._asked[(name, qkey)] = _Asked(name, qkey, asked_for, stamp, table.num_rows)
                 if asked_for is not None and table.num_rows >= asked_for:
                     capped.append(name)
@@ -862,6 +881,9 @@ def _outside_stacklevel() -> int:
 def _duckdb_message(exc: BaseException) -> str:
     return str(exc).strip()
 
+
+#: the question a source that hands over its whole table (``InMemorySource.table``) answers
+_WHOLE_TABLE = '{"whole table": true}'
 
 # -- the default catalog --------------------------------------------------------------------
 #: (source, error type) pairs already warned about in this process: once is enough

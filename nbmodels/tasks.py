@@ -73,6 +73,7 @@ Given an unordered set, tasks are ranked by a fixed priority first (see ``_PRIOR
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -207,6 +208,12 @@ _BASE_TOKENS = {"base", "pt", "pretrain", "pretrained", "text"}
 _BASE_FAMILIES = ("starcoder", "santacoder", "yarn-")
 
 _TOKEN_SPLIT = re.compile(r"[-_./:\s]+")
+_CHAT_SUBSTRING = re.compile("|".join(map(re.escape, _CHAT_SUBSTRINGS)))
+_CAMEL_RM = re.compile(r"[a-z]RM$")
+_CODER_WORD = re.compile(r"(en|de)cod(e|er|ers|ing)")
+# a guard word in a tag of the model's own (not a base_model: or dataset: tag)
+_GUARD_OWN_TAG = re.compile(r"^(?!base_model:|dataset:).*?(?:" + _GUARD.pattern + ")", re.S)
+_DIFFUSERS_TAG = re.compile(r"^diffusers:(?!.*audio)", re.S)
 
 _PRIORITY: tuple[SupportedTask, ...] = (
     T.TEXT_CLASSIFICATION,
@@ -256,6 +263,29 @@ def _strings(values: Any) -> list[str]:
     return [str(v).strip().lower() for v in items if v is not None and str(v).strip()]
 
 
+def _tag_signals(tags: Any) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """The tag set, base models and datasets of ``tags`` (tag lists repeat across a
+    catalog, so hashable ones are read once)."""
+    if isinstance(tags, tuple | str | frozenset):
+        try:
+            return _tag_signals_cached(tags)
+        except TypeError:  # a tuple holding something unhashable
+            pass
+    return _read_tags(tags)
+
+
+def _read_tags(tags: Any) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    tag_list = _strings(tags)
+    return (
+        frozenset(tag_list),
+        tuple(t.rsplit(":", 1)[-1] for t in tag_list if t.startswith("base_model:")),
+        tuple(t.removeprefix("dataset:") for t in tag_list if t.startswith("dataset:")),
+    )
+
+
+_tag_signals_cached = functools.lru_cache(maxsize=16384)(_read_tags)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Signals:
     pipeline: str
@@ -280,13 +310,13 @@ class _Signals:
         capabilities: Any,
         name: Any,
     ) -> _Signals:
-        tag_list = _strings(tags)
+        tag_set, base_models, datasets = _tag_signals(tags)
         raw_name = name if isinstance(name, str) else ""
         raw_model = raw_name.rsplit("/", 1)[-1]
         model = raw_model.lower()
         return cls(
             pipeline=pipeline_tag.strip().lower() if isinstance(pipeline_tag, str) else "",
-            tags=frozenset(tag_list),
+            tags=tag_set,
             library=library.strip().lower() if isinstance(library, str) else "",
             archs=tuple(_strings(architectures)),
             caps=frozenset(_strings(capabilities)),
@@ -294,31 +324,32 @@ class _Signals:
             model=model,
             raw_model=raw_model,
             tokens=frozenset(t for t in _TOKEN_SPLIT.split(model) if t),
-            base_models=tuple(
-                t.rsplit(":", 1)[-1] for t in tag_list if t.startswith("base_model:")
-            ),
-            datasets=tuple(
-                t.removeprefix("dataset:") for t in tag_list if t.startswith("dataset:")
-            ),
+            base_models=base_models,
+            datasets=datasets,
         )
 
     def has(self, *labels: str) -> bool:
         """Whether the pipeline tag or any tag is one of ``labels``."""
-        return self.pipeline in labels or any(label in self.tags for label in labels)
+        return self.pipeline in labels or not self.tags.isdisjoint(labels)
 
     def arch(self, pattern: str) -> bool:
-        return any(re.search(pattern, a) for a in self.archs)
+        return bool(self.archs) and any(re.search(pattern, a) for a in self.archs)
+
+    def any_tag(self, pattern: re.Pattern[str]) -> bool:
+        """Whether ``pattern`` occurs in any tag (tag sets repeat: answered once per set)."""
+        return bool(self.tags) and _any_tag(pattern, self.tags)
+
+
+@functools.lru_cache(maxsize=8192)
+def _any_tag(pattern: re.Pattern[str], tags: frozenset[str]) -> bool:
+    return any(pattern.search(t) for t in tags)
 
 
 # --- purpose detectors --------------------------------------------------------------------
 
 
 def _is_reranker(s: _Signals) -> bool:
-    return bool(
-        s.pipeline == "text-ranking"
-        or _RERANK.search(s.model)
-        or any(_RERANK.search(t) for t in s.tags)
-    )
+    return bool(s.pipeline == "text-ranking" or _RERANK.search(s.model) or s.any_tag(_RERANK))
 
 
 def _is_reward(s: _Signals) -> bool:
@@ -328,13 +359,14 @@ def _is_reward(s: _Signals) -> bool:
         return True
     # "UltraRM", "ArmoRM": a CamelCase reward-model name, unless the name is a policy
     # trained against such a model ("Mistral7B-PairRM-SPPO").
-    camel = any(re.search(r"[a-z]RM$", t) for t in _TOKEN_SPLIT.split(s.raw_model))
+    camel = "RM" in s.raw_model and any(
+        _CAMEL_RM.search(t) for t in _TOKEN_SPLIT.split(s.raw_model)
+    )
     return camel and not _chat_in_name(s)
 
 
 def _is_generative_evaluator(s: _Signals) -> bool:
-    own_tags = [t for t in s.tags if not t.startswith(("base_model:", "dataset:"))]
-    if _GUARD.search(s.model) or any(_GUARD.search(t) for t in own_tags):
+    if _GUARD.search(s.model) or s.any_tag(_GUARD_OWN_TAG):
         return True
     return "content moderation" in s.tags or "llm safety" in s.tags
 
@@ -429,7 +461,7 @@ def _is_image_generation(s: _Signals) -> bool:
     return bool(
         s.has(*_IMAGE_GEN_PIPELINES, "image-generation", "stable-diffusion")
         or s.library == "diffusers"
-        or any(t.startswith("diffusers:") and "audio" not in t for t in s.tags)
+        or s.any_tag(_DIFFUSERS_TAG)
     )
 
 
@@ -481,8 +513,9 @@ def _is_summarization(s: _Signals) -> bool:
 
 def _is_code_model(s: _Signals) -> bool:
     # "cross-encoder", "encoder-decoder" are architectures, not code models.
-    tokens = {t for t in s.tokens if not re.fullmatch(r"(en|de)cod(e|er|ers|ing)", t)}
-    return any(_CODE_TOKEN.search(t) for t in tokens) or bool(s.tags & _CODE_TAGS)
+    if s.tags & _CODE_TAGS:
+        return True
+    return any(_CODE_TOKEN.search(t) and not _CODER_WORD.fullmatch(t) for t in s.tokens)
 
 
 def _is_extractive(s: _Signals) -> bool:
@@ -516,12 +549,11 @@ def _generative(s: _Signals) -> bool:
 
 def _chat_in_name(s: _Signals) -> bool:
     # Mistral AI's "-stral" models (Codestral, Mathstral, Magistral...) ship as instruct.
-    mistral_ai = any(t.endswith("stral") and t != "mistral" for t in s.tokens)
-    return (
-        mistral_ai
-        or bool(s.tokens & _CHAT_TOKENS)
-        or any(sub in t for t in s.tokens for sub in _CHAT_SUBSTRINGS)
+    mistral_ai = "stral" in s.model and any(
+        t.endswith("stral") and t != "mistral" for t in s.tokens
     )
+    # a substring of a token is a substring of the name (tokens hold no separators)
+    return mistral_ai or bool(s.tokens & _CHAT_TOKENS) or bool(_CHAT_SUBSTRING.search(s.model))
 
 
 def _base_in_name(s: _Signals) -> bool:

@@ -432,3 +432,37 @@ def test_a_mirror_that_answers_only_revision_main(
     )
     meta = HuggingFaceSource(settings).model_info(CHAT)
     assert meta.id == CHAT and meta.files
+
+
+# -- a large team catalog is read column by column -----------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "json", "yaml", "parquet"])
+def test_the_column_wise_table_is_the_models_row_for_row(fmt: str) -> None:
+    from nbmodels.frame import to_arrow
+
+    data = Path(__file__).parent / "data" / "custom" / f"team.{fmt}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CustomCatalogWarning)
+        src = CustomSource(data)
+        table = src.table().drop_columns(["fetched_at"])
+        rows = to_arrow(src.models()).drop_columns(["fetched_at"])
+    assert table.num_rows == len(src.models()) > 0
+    assert table.to_pylist() == rows.to_pylist()
+
+
+def test_the_catalog_takes_a_team_catalog_whole_once(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    class Counting(CustomSource):
+        def table(self, **kwargs: object):  # type: ignore[no-untyped-def,override]
+            calls.append("table")
+            return super().table(**kwargs)  # type: ignore[arg-type]
+
+        def search(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def,override]
+            calls.append("search")
+            return super().search(*args, **kwargs)  # type: ignore[arg-type]
+
+    cat = _catalog(tmp_path, Counting(_team_csv(tmp_path, rows=3000)))
+    assert len(cat.search(source="custom", limit=None)) == 3000
+    assert cat.search("m12", source="custom", limit=None)["id"].tolist()[0] == "team/m12"
+    assert len(cat.search(source="custom", min_params="2500M", limit=None)) == 501
+    assert calls == ["table"], "one table, no per-row search"

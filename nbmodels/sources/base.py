@@ -16,12 +16,16 @@ import difflib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import ConfigurationError
 from ..settings import Settings, default_settings
 from ..tasks import TaskFilter, resolve_task
 from ..types import ModelMetadata, ModelSource, SupportedTask
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "SORT_FIELDS",
@@ -102,6 +106,13 @@ class InMemorySource(Source):
     @abstractmethod
     def models(self) -> list[ModelMetadata]:
         """Every model the source knows."""
+
+    def table(self, *, fetched_at: datetime | None = None) -> pa.Table | None:
+        """Every model as one Arrow table with the catalog's columns (``frame.SCHEMA``), for
+        sources that can build it column by column (a large team catalog); None when the
+        source has no such path. The catalog then takes the whole table at once and filters
+        it itself, instead of one ModelMetadata per row."""
+        return None
 
     def search(
         self,

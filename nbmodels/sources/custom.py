@@ -31,10 +31,14 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from ..errors import (
     ConfigurationError,
@@ -44,7 +48,7 @@ from ..errors import (
     SourceUnavailableError,
 )
 from ..settings import Settings
-from ..tasks import annotate, classify_model_type, detect_tasks
+from ..tasks import _chat_template, classify_model_type, detect_tasks
 from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
 from ..units import parse_count, parse_date, parse_size
 from .base import InMemorySource, did_you_mean, find_by_id
@@ -242,56 +246,168 @@ _DECIMAL_COMMA_PARSERS: dict[str, Any] = {
 }
 
 
-def _row_to_metadata(
-    row: Mapping[Any, Any],
-    number: int,
-    catalog: str,
-    issues: list[str],
-    *,
-    decimal_comma: bool = False,
-    unmapped: set[str] | None = None,
-) -> ModelMetadata | None:
-    """One catalog row as ModelMetadata (None if it has no usable id); notes go to issues."""
-    by_key: dict[str, tuple[str, Any]] = {}
-    for column, raw in row.items():
-        if column is not None and not _missing(raw):
-            by_key.setdefault(_key(column), (str(column), raw))
-    values: dict[str, Any] = {}
-    used: set[str] = set()
-    for fld, aliases in FIELD_ALIASES.items():
-        # the first alias present wins; a column may feed two fields ("name" as id and name)
-        hit = next((_key(a) for a in aliases if _key(a) in by_key), None)
-        if hit is None:
-            continue
-        used.add(hit)
-        column, raw = by_key[hit]
-        parse = (_DECIMAL_COMMA_PARSERS.get(fld) if decimal_comma else None) or _PARSERS[fld]
-        try:
-            values[fld] = parse(raw)
-        except ValueError as exc:
-            issues.append(f"row {number}: {column} {_show(raw)} {exc}")
-    extra = {column: _jsonable(raw) for key, (column, raw) in by_key.items() if key not in used}
-    if unmapped is not None:
-        unmapped.update(extra)
+# -- normalising a catalog, column by column ------------------------------------------------
+# A team catalog of 100,000 rows must not take a second per 10,000 rows: the cells are
+# judged missing and stripped with pandas' vectorised string methods, column names are
+# matched once per column (not once per cell), each distinct value of a column is parsed
+# once (catalogs repeat tags, licences, dates and sizes), and the catalog gets its rows as
+# one Arrow table (:meth:`CustomSource.table`), so no ModelMetadata is built per row unless
+# someone asks for the models one by one. Task detection is the one step left per row
+# (rules over names and tags, ~20 us a row; the tag-derived parts are memoised in tasks.py).
 
-    model_id = values.pop("id", None)
-    if not model_id:
-        issues.append(f"row {number}: no id (give an id, model_id, repo_id or name)")
-        return None
-    if "name" not in values:
-        values["name"] = model_id.rsplit("/", 1)[-1]
-    if "author" not in values and "/" in model_id:
-        values["author"] = model_id.split("/", 1)[0]
-    explicit_tasks: tuple[SupportedTask, ...] = values.pop("tasks", ())
-    capabilities: tuple[str, ...] = values.pop("capabilities", ())
-    extra["catalog"] = catalog
-    if capabilities:
-        extra["capabilities"] = list(capabilities)
-    meta = ModelMetadata(id=model_id, source=ModelSource.CUSTOM, extra=extra, **values)
-    if explicit_tasks:  # the catalog's own word wins over detection
-        model_type = meta.model_type or classify_model_type(explicit_tasks, name=model_id)
-        return dataclasses.replace(meta, tasks=explicit_tasks, model_type=model_type)
-    return annotate(meta, capabilities=capabilities)
+_OK = object()  # marks a parsed value in the per-unique results
+
+
+def _missing_mask(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``(missing, values)`` for one raw column: text stripped, missing cells marked, the
+    values as Python objects (None where missing)."""
+    if isinstance(col.dtype, pd.StringDtype) or (
+        col.dtype == object and all(type(v) is str for v in col)
+    ):
+        stripped = col.str.strip()
+        missing = (col.isna() | stripped.str.lower().isin(_MISSING_TEXT)).astype(bool)
+        return missing, stripped.astype(object).where(~missing, None)
+    if col.dtype != object:  # typed columns (Parquet, JSON numbers): only NA is missing
+        missing = col.isna()
+        return missing, col.astype(object).where(~missing, None)
+    missing = col.map(_missing).astype(bool)
+    values = col.map(lambda v: v.strip() if isinstance(v, str) else v).astype(object)
+    return missing, values.where(~missing, None)
+
+
+def _parse_column(
+    values: pd.Series, parse: Callable[[object], Any]
+) -> tuple[list[Any], list[tuple[int, object, str]]]:
+    """``parse`` applied to each non-missing value (each distinct value once): the parsed
+    values (None where missing or unreadable) and ``(position, raw, reason)`` failures."""
+    out: list[Any] = [None] * len(values)
+    failures: list[tuple[int, object, str]] = []
+    present = np.flatnonzero(values.notna().to_numpy())
+    if not len(present):
+        return out, failures
+    raw = values.to_numpy(dtype=object)[present]
+    try:
+        codes, uniques = pd.factorize(raw)
+        if any(isinstance(u, bool) for u in uniques):  # True == 1 to a hash table
+            raise TypeError
+    except TypeError:  # lists in cells (JSON/YAML): parse each cell
+        codes, uniques = np.arange(len(raw)), raw
+    results: list[tuple[object, Any]] = []
+    for value in uniques:
+        try:
+            results.append((_OK, parse(value)))
+        except ValueError as exc:
+            results.append((None, str(exc)))
+    for position, code in zip(present.tolist(), codes.tolist(), strict=True):
+        ok, result = results[code]
+        if ok is _OK:
+            out[position] = result
+        else:
+            failures.append((position, uniques[code], result))
+    return out, failures
+
+
+@dataclasses.dataclass
+class _Rows:
+    """One catalog's rows, normalised: a column (list) per ModelMetadata field."""
+
+    numbers: list[int]  # the row numbers in the file (from 1)
+    fields: dict[str, list[Any]]
+    extra: list[dict[str, Any]]
+    unmapped: list[str]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def select(self, positions: list[int]) -> _Rows:
+        if len(positions) == len(self.numbers):
+            return self
+        return _Rows(
+            [self.numbers[p] for p in positions],
+            {k: [v[p] for p in positions] for k, v in self.fields.items()},
+            [self.extra[p] for p in positions],
+            self.unmapped,
+        )
+
+    def metadata(self, position: int) -> ModelMetadata:
+        # a None leaves ModelMetadata's default ("" for name and description, () for lists)
+        values = {k: v[position] for k, v in self.fields.items() if v[position] is not None}
+        return ModelMetadata(source=ModelSource.CUSTOM, extra=self.extra[position], **values)
+
+
+def _normalise(
+    table: pd.DataFrame, catalog: str, issues: list[tuple[int, int, str]], *, decimal_comma: bool
+) -> _Rows:
+    """The rows of ``table`` (raw cells, index = row numbers) as normalised columns.
+
+    Per field, the first alias column with a value in that row wins (a column may feed two
+    fields: "name" as id and name); other values go to the row's ``extra``. Notes go to
+    ``issues`` as ``(row, order, text)``.
+    """
+    numbers = [int(n) for n in table.index]
+    columns = [str(c) for c in table.columns]
+    present: dict[str, list[tuple[str, pd.Series, pd.Series]]] = {}
+    for column, name in zip(table.columns, columns, strict=True):
+        missing, values = _missing_mask(table[column])
+        present.setdefault(_key(name), []).append((name, missing, values))
+    won = {name: pd.Series(False, index=table.index) for name in columns}
+    fields: dict[str, list[Any]] = {}
+    for order, (fld, aliases) in enumerate(FIELD_ALIASES.items()):
+        candidates = [
+            c for key in dict.fromkeys(_key(a) for a in aliases) for c in present.get(key, ())
+        ]
+        if not candidates:
+            continue
+        chosen = pd.Series(None, index=table.index, dtype=object)
+        source = pd.Series(None, index=table.index, dtype=object)
+        taken = pd.Series(False, index=table.index)
+        for name, missing, values in candidates:
+            here = ~missing & ~taken
+            if here.any():
+                chosen = chosen.where(~here, values)
+                source = source.where(~here, name)
+                won[name] |= here
+                taken |= here
+        parse = (_DECIMAL_COMMA_PARSERS.get(fld) if decimal_comma else None) or _PARSERS[fld]
+        parsed, failures = _parse_column(chosen, parse)
+        sources = source.to_list()
+        for position, raw, reason in failures:
+            n = numbers[position]
+            issues.append((n, order, f"row {n}: {sources[position]} {_show(raw)} {reason}"))
+        fields[fld] = parsed
+    # what no field took stays with the row, under its own column name
+    leftover: list[tuple[str, np.ndarray, list[Any]]] = []
+    for entries in present.values():
+        for name, missing, values in entries:
+            unused = (~missing & ~won[name]).to_numpy()
+            if unused.any():
+                leftover.append((name, unused, values.to_list()))
+    extra: list[dict[str, Any]] = [{} for _ in numbers]
+    for name, unused, cells in leftover:
+        for position in np.flatnonzero(unused).tolist():
+            extra[position].setdefault(name, _jsonable(cells[position]))
+    return _Rows(numbers, fields, extra, sorted({name for name, _, _ in leftover}))
+
+
+def _detect(
+    pipeline_tag: str | None,
+    tags: tuple[str, ...],
+    library: str | None,
+    architectures: tuple[str, ...],
+    capabilities: tuple[str, ...],
+    name: str,
+    chat_template: bool | None,
+) -> tuple[tuple[SupportedTask, ...], ModelType | None]:
+    tasks = detect_tasks(
+        pipeline_tag=pipeline_tag,
+        tags=tags,
+        library=library,
+        architectures=architectures,
+        capabilities=capabilities,
+        name=name,
+        chat_template=chat_template,
+    )
+    return tasks, classify_model_type(tasks, tags=tags, name=name)
 
 
 # -- reading catalogs ---------------------------------------------------------------------
@@ -342,7 +458,7 @@ def _sniff(data: bytes) -> str:
     return "csv"
 
 
-def _parse_rows(data: bytes, fmt: str, location: str) -> list[Any]:
+def _parse_rows(data: bytes, fmt: str, location: str) -> list[Any] | pd.DataFrame:
     """The rows of a catalog, or CustomCatalogError when the file cannot be parsed."""
     if fmt == "parquet":
         return _parquet_rows(data, location)
@@ -419,11 +535,45 @@ def _rows_of(doc: object, location: str) -> list[Any]:
     )
 
 
-def _csv_rows(text: str, location: str) -> list[Any]:
-    lines = text.splitlines()
-    header = next((ln for ln in lines if ln.strip()), "")
+def _csv_rows(text: str, location: str) -> list[Any] | pd.DataFrame:
+    """The rows of a CSV catalog: a frame of text cells (index: row numbers from 1) from
+    pandas' C parser; where that parser refuses the file (a row with too many cells, odd
+    quoting), a list read by the csv module, which says which row is wrong."""
+    header = next((ln for ln in text.splitlines() if ln.strip()), "")
     # the delimiter the header uses most: ",", ";" (spreadsheets in many locales), tab or "|"
     delimiter = max(",;\t|", key=header.count) if header else ","
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error):
+        return _csv_module_rows(text, location, header, delimiter)
+    except pd.errors.EmptyDataError:
+        return []
+    table.columns = [str(c).strip() for c in table.columns]
+    if not any(_key(c) in _KNOWN_COLUMNS for c in table.columns):
+        _no_header(location, header)
+    table = table.fillna("")  # a short row's missing cells
+    blank = np.logical_and.reduce([table[c].str.strip().eq("").to_numpy() for c in table.columns])
+    table = table[~blank]  # rows of empty cells are not rows (and are not counted)
+    table.index = pd.RangeIndex(1, len(table) + 1)
+    table.attrs["decimal_comma"] = delimiter == ";"
+    return table
+
+
+def _no_header(location: str, header: str) -> None:
+    raise CustomCatalogError(
+        f"Custom catalog {location} has no header row nbmodels understands (first line: "
+        f"{header[:80]!r}). Start the CSV with column names such as id,parameters,tags."
+    )
+
+
+def _csv_module_rows(text: str, location: str, header: str, delimiter: str) -> list[Any]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         table = [r for r in reader if any(cell.strip() for cell in r)]
@@ -436,10 +586,7 @@ def _csv_rows(text: str, location: str) -> list[Any]:
         return []
     columns = [c.strip() for c in table[0]]
     if not any(_key(c) in _KNOWN_COLUMNS for c in columns):
-        raise CustomCatalogError(
-            f"Custom catalog {location} has no header row nbmodels understands (first line: "
-            f"{header[:80]!r}). Start the CSV with column names such as id,parameters,tags."
-        )
+        _no_header(location, header)
     rows: list[Any] = _CommaRows() if delimiter == ";" else []
     for cells in table[1:]:
         if len(cells) > len(columns):
@@ -504,25 +651,77 @@ class CustomSource(InMemorySource):
         self.locations: tuple[str, ...] = tuple(str(loc) for loc in locations)
         first = self.locations[0] if self.locations else ""
         self.catalog_name = name or (Path(first.split("?")[0]).stem if first else "custom")
+        self._rows: list[_Rows] | None = None
         self._models: list[ModelMetadata] | None = None
 
     def __repr__(self) -> str:
         return f"<CustomSource {self.catalog_name!r} {list(self.locations)!r}>"
 
     # -- reading ----------------------------------------------------------------------------
+    def _read(self) -> list[_Rows]:
+        """Every catalog's rows, normalised (read once, then kept)."""
+        if self._rows is None:
+            seen: dict[str, tuple[str, int]] = {}
+            self._rows = [self._read_catalog(location, seen) for location in self.locations]
+        return self._rows
+
     def models(self) -> list[ModelMetadata]:
         """Every model of every catalog, in catalog order (read once, then kept)."""
         if self._models is None:
-            seen: dict[str, tuple[str, int]] = {}
-            models: list[ModelMetadata] = []
-            for location in self.locations:
-                for meta in self._read_catalog(location, seen):
-                    models.append(meta)
-            self._models = models
+            self._models = [r.metadata(i) for r in self._read() for i in range(len(r))]
         return list(self._models)
+
+    def table(self, *, fetched_at: datetime | None = None) -> pa.Table:
+        """Every model as one Arrow table with the catalog's columns (``frame.SCHEMA``),
+        built column by column: how the catalog takes a large team catalog in."""
+        from .. import frame as _frame
+
+        stamp = _frame._utc(fetched_at) or datetime.now(UTC)
+        parts = self._read()
+        n = sum(len(r) for r in parts)
+
+        def column(name: str) -> list[Any]:
+            return [v for r in parts for v in (r.fields.get(name) or [None] * len(r))]
+
+        ids = column("id")
+
+        def texts(name: str) -> list[str | None]:
+            return [v or None for v in column(name)]
+
+        def when(name: str) -> list[datetime | None]:
+            return [_frame._utc(v) for v in column(name)]
+
+        data = {
+            "key": [f"{ModelSource.CUSTOM.value}:{i}" for i in ids],
+            "id": ids,
+            "source": [ModelSource.CUSTOM.value] * n,
+            "name": column("name"),
+            "author": column("author"),
+            "description": texts("description"),
+            "tasks": [[t.value for t in ts] for ts in column("tasks")],
+            "model_type": [t.value if t else None for t in column("model_type")],
+            "pipeline_tag": column("pipeline_tag"),
+            "library": column("library"),
+            "parameters": column("parameters"),
+            "size_bytes": column("size_bytes"),
+            "license": column("license"),
+            "language": [list(v or ()) for v in column("language")],
+            "downloads": column("downloads"),
+            "likes": column("likes"),
+            "trending_score": column("trending_score"),
+            "created_at": when("created_at"),
+            "updated_at": when("updated_at"),
+            "tags": [list(v or ()) for v in column("tags")],
+            "version": column("version"),
+            "local_path": column("local_path"),
+            "is_downloaded": [False] * n,
+            "fetched_at": [stamp] * n,
+        }
+        return pa.table(data, schema=_frame.SCHEMA)
 
     def reload(self) -> list[ModelMetadata]:
         """Read the catalogs again (after they changed)."""
+        self._rows = None
         self._models = None
         return self.models()
 
@@ -575,70 +774,147 @@ class CustomSource(InMemorySource):
             )
         return response.content, response.headers.get("content-type")
 
-    def _read_catalog(self, location: str, seen: dict[str, tuple[str, int]]) -> list[ModelMetadata]:
+    def _read_catalog(self, location: str, seen: dict[str, tuple[str, int]]) -> _Rows:
         data, fmt = self._load_bytes(location)
-        rows = _parse_rows(data, fmt, location)
-        issues: list[str] = []
-        models: list[ModelMetadata] = []
-        decimal_comma = bool(getattr(rows, "decimal_comma", False))
-        unmapped: set[str] = set()
-        for number, row in enumerate(rows, 1):
-            if isinstance(row, _BadRow):
-                issues.append(f"row {number}: {row.reason}")
-                continue
-            if not isinstance(row, Mapping):
-                issues.append(f"row {number}: is a {type(row).__name__}, not an object")
-                continue
-            meta = _row_to_metadata(
-                row,
-                number,
-                self.catalog_name,
-                issues,
-                decimal_comma=decimal_comma,
-                unmapped=unmapped,
-            )
-            if meta is None:
-                continue
-            if meta.id in seen:
-                where, first = seen[meta.id]
-                of = "" if where == location else f" of {where}"
-                issues.append(f"row {number}: id {meta.id!r} repeats row {first}{of}")
-                continue
-            seen[meta.id] = (location, number)
-            models.append(meta)
-        if not models:
-            detail = "; ".join(issues[:5]) or "it is empty"
+        parsed = _parse_rows(data, fmt, location)
+        issues: list[tuple[int, int, str]] = []  # (row, order, text): said in row order
+        if isinstance(parsed, pd.DataFrame):
+            table, total = parsed, len(parsed)
+            decimal_comma = bool(parsed.attrs.get("decimal_comma"))
+        else:
+            good: list[Mapping[Any, Any]] = []
+            numbers: list[int] = []
+            for number, row in enumerate(parsed, 1):
+                if isinstance(row, _BadRow):
+                    issues.append((number, -1, f"row {number}: {row.reason}"))
+                elif not isinstance(row, Mapping):
+                    issues.append(
+                        (number, -1, f"row {number}: is a {type(row).__name__}, not an object")
+                    )
+                else:
+                    good.append(row)
+                    numbers.append(number)
+            table = pd.DataFrame.from_records(good, index=numbers) if good else pd.DataFrame()
+            table = table[[c for c in table.columns if c is not None]]
+            total = len(parsed)
+            decimal_comma = bool(getattr(parsed, "decimal_comma", False))
+        rows = _normalise(table, self.catalog_name, issues, decimal_comma=decimal_comma)
+        keep = self._keep(rows, location, seen, issues)
+        rows = rows.select(keep)
+        if not len(rows):
+            detail = "; ".join(text for *_, text in sorted(issues)[:5]) or "it is empty"
             raise CustomCatalogError(
                 f"Custom catalog {location} has no usable row ({detail}). Each row needs an "
                 "id (a column id, model_id, repo_id or name)."
             )
+        self._complete(rows)
+        self._say(location, total, len(rows), [text for *_, text in sorted(issues)], rows.unmapped)
+        return rows
+
+    def _keep(
+        self,
+        rows: _Rows,
+        location: str,
+        seen: dict[str, tuple[str, int]],
+        issues: list[tuple[int, int, str]],
+    ) -> list[int]:
+        """Positions of the rows to keep: with an id, and the first row of each id."""
+        keep: list[int] = []
+        last = len(FIELD_ALIASES)
+        for position, (model_id, number) in enumerate(
+            zip(rows.fields.get("id") or [None] * len(rows), rows.numbers, strict=True)
+        ):
+            if not model_id:
+                issues.append(
+                    (number, last, f"row {number}: no id (give an id, model_id, repo_id or name)")
+                )
+                continue
+            if model_id in seen:
+                where, first = seen[model_id]
+                of = "" if where == location else f" of {where}"
+                issues.append(
+                    (number, last, f"row {number}: id {model_id!r} repeats row {first}{of}")
+                )
+                continue
+            seen[model_id] = (location, number)
+            keep.append(position)
+        return keep
+
+    def _complete(self, rows: _Rows) -> None:
+        """Defaults from the id (name, author), the catalog's name, tasks and model type."""
+        f = rows.fields
+        n = len(rows)
+        ids: list[str] = f["id"]
+        f["name"] = [
+            v or i.rsplit("/", 1)[-1] for v, i in zip(f.get("name") or [None] * n, ids, strict=True)
+        ]
+        f["author"] = [
+            v if v is not None else (i.split("/", 1)[0] if "/" in i else None)
+            for v, i in zip(f.get("author") or [None] * n, ids, strict=True)
+        ]
+        none = [None] * n
+        explicit = f.pop("tasks", none)
+        caps = f.pop("capabilities", none)
+        given_type = f.get("model_type") or none
+        tasks_out: list[tuple[SupportedTask, ...]] = []
+        types_out: list[ModelType | None] = []
+        columns = [f.get(k) or none for k in ("pipeline_tag", "tags", "library", "architectures")]
+        for i in range(n):
+            extra = rows.extra[i]
+            extra["catalog"] = self.catalog_name
+            capabilities = caps[i] or ()
+            if capabilities:
+                extra["capabilities"] = list(capabilities)
+            if explicit[i]:  # the catalog's own word wins over detection
+                tasks = explicit[i]
+                kind = given_type[i] or classify_model_type(tasks, name=ids[i])
+            else:
+                pipeline, tags, library, archs = (c[i] for c in columns)
+                tasks, kind = _detect(
+                    pipeline,
+                    tags or (),
+                    library,
+                    archs or (),
+                    tuple(capabilities),
+                    ids[i],
+                    _chat_template(extra) if len(extra) > 1 else None,
+                )
+                kind = given_type[i] or kind
+            tasks_out.append(tasks)
+            types_out.append(kind)
+        f["tasks"] = tasks_out
+        f["model_type"] = types_out
+
+    def _say(
+        self, location: str, total: int, kept: int, issues: list[str], unmapped: list[str]
+    ) -> None:
+        """One CustomCatalogWarning for everything skipped, dropped or not understood."""
         notes = []
         if issues:
-            skipped = len(rows) - len(models)
+            skipped = total - kept
             dropped = len(issues) - skipped
             shown = "; ".join(issues[:25])
             more = f"; and {len(issues) - 25} more" if len(issues) > 25 else ""
             notes.append(
-                f"{skipped} of {len(rows)} rows skipped, {dropped} field"
+                f"{skipped} of {total} rows skipped, {dropped} field"
                 f"{'s' if dropped != 1 else ''} dropped. {shown}{more}. "
                 "Fix these rows to include them fully."
             )
         if unmapped:
-            names = sorted(unmapped)
-            shown = ", ".join(names[:20]) + (
-                f" and {len(names) - 20} more" if len(names) > 20 else ""
+            shown = ", ".join(unmapped[:20]) + (
+                f" and {len(unmapped) - 20} more" if len(unmapped) > 20 else ""
             )
             notes.append(
-                f"column{'s' if len(names) != 1 else ''} not understood, kept in each model's "
-                f"'extra': {shown} (rename to one of {', '.join(sorted(FIELD_ALIASES))} to use)."
+                f"column{'s' if len(unmapped) != 1 else ''} not understood, kept in each "
+                f"model's 'extra': {shown} (rename to one of {', '.join(sorted(FIELD_ALIASES))} "
+                "to use)."
             )
         if notes:
             warnings.warn(
                 f"Custom catalog {location}: " + " Also: ".join(notes),
                 CustomCatalogWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        return models
 
     # -- Source -----------------------------------------------------------------------------
     def is_available(self) -> bool:
