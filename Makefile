@@ -35,13 +35,13 @@ test: setup browser-deps
 	$(BIN)/ruff check nbmodels tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -q
-	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) HF_HOME=$$(mktemp -d) OLLAMA_MODELS=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -q -m "not slow and not browser"
 
 test-notebooks: setup
-	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+	NBMODELS_DEMO=1 NBMODELS_HOME=$$(mktemp -d) HF_HOME=$$(mktemp -d) OLLAMA_MODELS=$$(mktemp -d) $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check nbmodels tests benchmarks

@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import NBModelsError
+from .errors import use_readable_warnings as _use_readable_warnings
 from .settings import Settings
 from .types import (
     DownloadProgress,
@@ -26,6 +27,8 @@ from .types import (
 )
 
 __version__ = "0.1.0"
+
+_use_readable_warnings()  # one line per nbmodels warning, in notebooks and terminals
 
 # name -> module that defines it; loaded on first attribute access (PEP 562)
 _LAZY = {

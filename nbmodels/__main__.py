@@ -12,6 +12,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 DEFAULT_NOTEBOOK = "notebooks/01-discover.ipynb"
@@ -78,19 +79,67 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         if args.headless:
             return run_notebook(notebook)
-        cmd = [sys.executable, "-m", "jupyter", "lab", str(notebook), "--ip=127.0.0.1"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")
-        if args.no_browser:
-            cmd.append("--no-browser")
-        print("nbmodels demo: starting JupyterLab (Ctrl-C to stop):", " ".join(cmd[2:]))
-        try:
-            return subprocess.call(cmd, env=env)
-        except KeyboardInterrupt:
-            return 0
+        with tempfile.TemporaryDirectory(prefix="nbmodels-demo-lab-") as state:
+            cmd, url = lab_command(notebook, Path(state), env, no_browser=args.no_browser)
+            print("nbmodels demo: starting JupyterLab (Ctrl-C to stop)")
+            print(f"nbmodels demo: open {url}", flush=True)
+            try:
+                return subprocess.call(cmd, env=env)
+            except KeyboardInterrupt:
+                return 0
     finally:
         if demo is not None:
             demo.close()
+
+
+def lab_command(
+    notebook: Path, state: Path, env: dict[str, str], *, no_browser: bool = False
+) -> tuple[list[str], str]:
+    """The JupyterLab command that opens ``notebook`` itself (not the Launcher), with no news
+    or update toasts over it, and the URL to print. ``env`` gains the settings folder: a
+    copy of the user's JupyterLab settings in ``state`` (theme kept) with the news off."""
+    import secrets
+    import shutil
+    import socket
+
+    root = notebook.parent.parent if notebook.parent.name == "notebooks" else notebook.parent
+    relative = notebook.relative_to(root).as_posix()
+    with socket.socket() as s:  # a free port, so the printed URL is the one that works
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    settings = state / "lab-settings"
+    user = Path(
+        env.get("JUPYTERLAB_SETTINGS_DIR")
+        or Path(env.get("JUPYTER_CONFIG_DIR") or Path.home() / ".jupyter") / "lab" / "user-settings"
+    )
+    if user.is_dir():
+        shutil.copytree(user, settings, dirs_exist_ok=True)
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True, exist_ok=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}\n'
+    )
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+    path = f"/lab/tree/{relative}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.default_url={path}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if no_browser:
+        cmd.append("--no-browser")
+    return cmd, f"http://127.0.0.1:{port}{path}?token={token}"
 
 
 def cmd_hub(rest: list[str]) -> int:

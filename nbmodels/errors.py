@@ -33,6 +33,8 @@ failed during a multi-source search, or rows of a custom catalog that were skipp
 
 from __future__ import annotations
 
+import warnings
+
 __all__ = [
     "AccessDeniedError",
     "CatalogError",
@@ -174,3 +176,31 @@ class TruncatedWarning(NBModelsWarning):
 
 class CustomCatalogWarning(NBModelsWarning):
     """Some rows of a custom catalog were skipped or repaired."""
+
+
+# -- how nbmodels' warnings read --------------------------------------------------------------
+_plain_formatwarning = warnings.formatwarning
+
+
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """nbmodels' warnings as one readable line ("SourceWarning: ollama did not answer: ..."),
+    without the file path inside nbmodels and the source line Python adds: the message says
+    what happened and what to do, the location inside the package says nothing to a user.
+    Every other warning keeps Python's format."""
+    if isinstance(category, type) and issubclass(category, NBModelsWarning):
+        return f"{category.__name__}: {message}\n"
+    return _plain_formatwarning(message, category, filename, lineno, line)
+
+
+def use_readable_warnings() -> None:
+    """Show nbmodels' warnings as one line each (``import nbmodels`` does this once)."""
+    global _plain_formatwarning
+    if warnings.formatwarning is not _format_warning:
+        _plain_formatwarning = warnings.formatwarning
+        warnings.formatwarning = _format_warning  # type: ignore[assignment]

@@ -99,3 +99,41 @@ def test_cli_demo_fails_cleanly_on_a_missing_notebook(tmp_path):
         timeout=60,
     )
     assert proc.returncode != 0 and "not found" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_lab_opens_the_notebook_with_the_news_off(tmp_path):
+    import json
+    import time
+    import urllib.request
+
+    from nbmodels.__main__ import lab_command
+
+    notebook = REPO / "notebooks" / "01-discover.ipynb"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    cmd, url = lab_command(notebook, tmp_path, env, no_browser=True)
+    assert "/lab/tree/notebooks/01-discover.ipynb?token=" in url
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        base, _, token = url.partition("/lab/tree/")
+        token = token.split("token=")[1]
+        deadline, page = time.monotonic() + 90, None
+        while time.monotonic() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    page = answer.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, "JupyterLab did not answer the printed URL"
+        assert '"treePath": "notebooks/01-discover.ipynb"' in page or "01-discover" in page
+        settings_url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        request = urllib.request.Request(settings_url, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            notification = json.loads(answer.read())["settings"]
+        assert notification["fetchNews"] == "false" and notification["checkForUpdates"] is False
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

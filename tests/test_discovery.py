@@ -466,3 +466,66 @@ def test_the_catalog_takes_a_team_catalog_whole_once(tmp_path: Path) -> None:
     assert cat.search("m12", source="custom", limit=None)["id"].tolist()[0] == "team/m12"
     assert len(cat.search(source="custom", min_params="2500M", limit=None)) == 501
     assert calls == ["table"], "one table, no per-row search"
+
+
+# -- warnings read as one line -------------------------------------------------------------------
+def test_nbmodels_warnings_are_one_readable_line_and_others_keep_their_format() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, nbmodels\n"
+        "from nbmodels.errors import SourceWarning\n"
+        "warnings.warn('ollama did not answer: start it.', SourceWarning)\n"
+        "warnings.warn('plain', UserWarning)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "SourceWarning: ollama did not answer: start it."
+    assert "nbmodels" not in lines[0].split(":")[0]
+    assert any("UserWarning: plain" in line and "<string>" in line for line in lines[1:])
+
+
+def test_model_info_shows_no_progress_bar_for_the_card(
+    hub_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    from nbmodels.demo.hub.tinymodels import CHAT
+    from nbmodels.sources.huggingface import HuggingFaceSource
+
+    shown: list[object] = []  # bars that draw (in a notebook: a widget in the cell)
+    plain_init = hf_tqdm.__init__
+
+    def spy(self: hf_tqdm, *args: object, **kwargs: object) -> None:
+        # disable=None draws wherever the output is a notebook or a terminal
+        if kwargs.get("disable") is not True:
+            shown.append(kwargs.get("desc"))
+        plain_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(hf_tqdm, "__init__", spy)
+    import importlib
+
+    tqdm_module = importlib.import_module("huggingface_hub.utils.tqdm")  # on, for this test
+
+    monkeypatch.setattr(tqdm_module, "are_progress_bars_disabled", lambda name=None: False)
+    settings = Settings(
+        home=tmp_path / "home",
+        hf_endpoint=hub_server.url,  # type: ignore[attr-defined]
+        hf_cache=tmp_path / "hf",
+    )
+    meta = HuggingFaceSource(settings).model_info(CHAT)
+    assert meta.description  # the card was read
+    assert shown == []
+
+
+def test_the_demo_says_where_it_runs_without_markup() -> None:
+    from nbmodels.demo import DemoEnvironment
+
+    env = DemoEnvironment(
+        hub_url="http://127.0.0.1:1", is_demo=True, settings=Settings(), ollama_url=None
+    )
+    assert "`" not in repr(env) and "`" not in env._repr_html_()
+    assert "nbmodels demo command" in env.description

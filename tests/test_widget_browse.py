@@ -359,3 +359,34 @@ def test_browse_stays_a_function_after_use(tmp_path):
     nbmodels.browse(_offline_catalog(tmp_path, []))
     assert callable(widgets.browse) and widgets.browse.__name__ == "browse"
     assert widgets.Browser.__name__ == "Browser"
+
+
+def test_the_pickers_show_their_any_option_not_a_blank_box(catalog):
+    b = nbmodels.browse(catalog)
+    for picker, label in (
+        (b.source_picker, "all sources"),
+        (b.task_picker, "any task"),
+        (b.model_picker, "— pick a model on this page —"),
+    ):
+        assert picker.index == 0 and picker.label == label and picker.value is None
+    b.task_picker.value = "embedding"
+    b.task_picker.value = None  # back to "any": the label shows again, not an empty box
+    assert b.task_picker.index == 0 and b.task_picker.label == "any task"
+
+
+def test_a_new_search_clears_the_details_of_a_model_it_does_not_show(catalog):
+    b = nbmodels.browse(catalog, query="nbmodels-demo")
+    b.select(CHAT)
+    assert CHAT in b.detail.value
+    b.search_box.value = "tiny-embedder"
+    assert CHAT not in set(b.results["id"])
+    assert b.detail.value == "" and b.selected is None
+    assert b.model_picker.index == 0
+
+
+def test_a_long_sql_error_leaves_the_run_button_its_width(catalog):
+    b = nbmodels.browse(catalog)
+    b.run_sql("SELECT " + "nonsense_column, " * 40 + "id FROM models")
+    assert "nbm-error" in b.sql_message.value
+    assert b.sql_button.layout.flex == "0 0 auto" and b.sql_button.layout.min_width
+    assert b.sql_message.layout.min_width == "0"

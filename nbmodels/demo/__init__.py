@@ -60,7 +60,9 @@ class DemoEnvironment:
     def description(self) -> str:
         if not self.is_demo:
             return f"the Hugging Face Hub at {self.hub_url}"
-        where = "running in this process" if self._servers else "started by `nbmodels demo`"
+        where = (
+            "running in this process" if self._servers else "started by the nbmodels demo command"
+        )
         text = f"the embedded demo hub at {self.hub_url} ({where})"
         if self.ollama_url:
             text += f", and a local Ollama API at {self.ollama_url}"

@@ -39,6 +39,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import build_hf_headers, get_session, validate_repo_id
+from huggingface_hub.utils import tqdm as hf_tqdm
 
 from ..errors import (
     AccessDeniedError,
@@ -371,6 +372,7 @@ class HuggingFaceSource(Source):
                 revision=info.sha or revision,
                 cache_dir=self.settings.hf_cache,
                 etag_timeout=self.settings.timeout,
+                tqdm_class=_QuietBar,  # a card of a few kB needs no progress bar in the cell
             )
             return ModelCard.load(Path(path), ignore_metadata_errors=True)
         except Exception as err:  # the card is optional
@@ -686,6 +688,14 @@ def _parameters(safetensors: Any, gguf: Mapping[str, Any] | None) -> int | None:
     if total is None and gguf:
         total = _int(gguf.get("total"))
     return total if total else None
+
+
+class _QuietBar(hf_tqdm):  # type: ignore[misc]
+    """huggingface_hub's progress bar, switched off (for small files fetched on the side)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
 
 
 #: files in which transformers keeps chat templates (it writes chat_template.jinja now)

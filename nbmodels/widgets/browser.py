@@ -247,14 +247,21 @@ class Browser:
             layout=w.Layout(width="100%", max_width="600px"),
         )
         self.model_picker.add_class("nbm-model-picker")
+        for picker in (self.source_picker, self.task_picker, self.model_picker):
+            _show_first_option_for_none(picker)
         self.detail = w.HTML(layout=w.Layout(width="100%"))
         self.sql_box = w.Textarea(
             value=DEFAULT_SQL,
             placeholder="SELECT ... FROM models",
             layout=w.Layout(width="100%", height="120px"),
         )
-        self.sql_button = w.Button(description="Run SQL", icon="play", button_style="primary")
-        self.sql_message = w.HTML()
+        self.sql_button = w.Button(
+            description="Run SQL",
+            icon="play",
+            button_style="primary",
+            layout=w.Layout(flex="0 0 auto", min_width="110px"),  # a long error never squeezes it
+        )
+        self.sql_message = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
         self.sql_table = PagedTable(page_size=10, empty="The query returned no rows.")
         self.status = w.HTML(layout=w.Layout(min_height="22px"))
 
@@ -384,6 +391,9 @@ class Browser:
             warnings.simplefilter("always")  # a failing source's warning goes to the status line
             frame = self.catalog.search(**kwargs, refresh=refresh)
         self.results = frame
+        if self.selected is not None and self.selected.key not in set(frame.get("key", ())):
+            self.selected = None  # the old model's details go with the old results
+            self.detail.value = ""
         self._mark_sort_column()
         self.table.set_frame(frame)
         found = len(frame)
@@ -600,3 +610,17 @@ def files_html(files: tuple[FileInfo, ...], *, limit: int = 40) -> str:
         + frame_to_html(frame, labels={"size_bytes": "size"})
         + tail
     )
+
+
+def _show_first_option_for_none(picker: w.Dropdown) -> None:
+    """Keep ``picker`` showing its first option ("all sources", "any task") when its value
+    is None. ipywidgets reads value None as "no selection" and draws an empty box, even when
+    the first option's value is None; an index of 0 draws its label."""
+
+    def follow(change: dict[str, Any]) -> None:
+        if change["new"] is None and picker.options and picker.value is None:
+            picker.index = 0
+
+    picker.observe(follow, names="index")
+    if picker.value is None and picker.options:
+        picker.index = 0
