@@ -49,12 +49,19 @@ _LAZY = {
     "detect_tasks": "nbmodels.tasks",
     "classify_model_type": "nbmodels.tasks",
     "browse": "nbmodels.widgets",
+    "download": "nbmodels.downloader",
+    "downloads": "nbmodels.downloader",
+    "verify": "nbmodels.downloader",
+    "Downloader": "nbmodels.downloader",
+    "DownloadTask": "nbmodels.downloader",
 }
 
 __all__ = [
     "Catalog",
     "DownloadProgress",
     "DownloadStatus",
+    "DownloadTask",
+    "Downloader",
     "ModelConfiguration",
     "ModelMetadata",
     "ModelSource",
@@ -71,6 +78,8 @@ __all__ = [
     "by_task",
     "classify_model_type",
     "detect_tasks",
+    "download",
+    "downloads",
     "get_source",
     "model_info",
     "popular",
@@ -79,6 +88,7 @@ __all__ = [
     "search",
     "sql",
     "trending",
+    "verify",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,6 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
+    from .downloader import Downloader, DownloadTask, download, downloads, verify
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse

@@ -20,10 +20,14 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │   └── SQLError (ValueError)              nbmodels.sql() got something that is not a SELECT,
     │                                          or DuckDB rejected it
     ├── CustomCatalogError (ValueError)        a custom catalog file cannot be parsed at all
+    ├── DownloadError                          a download failed
+    │   ├── ChecksumMismatchError (ValueError) bytes that do not hash to the published sha
+    │   ├── DownloadCancelledError             cancelled; starting again resumes
+    │   ├── InsufficientSpaceError (OSError)   the disk cannot hold what is left to fetch
+    │   └── UnsafePathError (ValueError)       a file name pointing outside the model folder
     ├── GGUFError (ValueError)                 a file is not GGUF, or its header is damaged
     ├── StorageError (OSError)                 nbmodels cannot write (or read) its own files:
     │                                          NBMODELS_HOME is a file, not writable, disk full
-    ├── DownloadError                          (download module)
     ├── RegistryError                          (registry module)
     └── EngineError                            (engine module)
 
@@ -38,15 +42,18 @@ import warnings
 __all__ = [
     "AccessDeniedError",
     "CatalogError",
+    "ChecksumMismatchError",
     "ConfigurationError",
     "CorruptCatalogError",
     "CustomCatalogError",
     "CustomCatalogWarning",
+    "DownloadCancelledError",
     "DownloadError",
     "EngineError",
     "FilterWarning",
     "GGUFError",
     "HubUnreachableError",
+    "InsufficientSpaceError",
     "InvalidModelIdError",
     "ModelNotFoundError",
     "NBModelsError",
@@ -60,6 +67,7 @@ __all__ = [
     "StorageError",
     "TruncatedWarning",
     "UnknownSourceError",
+    "UnsafePathError",
 ]
 
 
@@ -148,6 +156,22 @@ class StorageError(NBModelsError, OSError):
 
 class DownloadError(NBModelsError):
     """A download failed."""
+
+
+class ChecksumMismatchError(DownloadError, ValueError):
+    """Downloaded bytes do not hash to what the source published (the bad bytes are gone)."""
+
+
+class DownloadCancelledError(DownloadError):
+    """The download was cancelled; what was fetched is kept, so starting again resumes."""
+
+
+class InsufficientSpaceError(DownloadError, OSError):
+    """Not enough free disk space for the files still to fetch."""
+
+
+class UnsafePathError(DownloadError, ValueError):
+    """A source named a file outside the model's folder (``..``, an absolute path)."""
 
 
 class RegistryError(NBModelsError):

@@ -190,8 +190,13 @@ class ModelConfigTemplate:
     default_config: ModelConfiguration
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DownloadProgress:
+    """One moment of a download (each read of ``DownloadTask.progress`` is a new snapshot).
+
+    The seed's fields, plus ``bytes_per_second`` (over the last seconds), ``eta_seconds``
+    and the file counts."""
+
     model_id: str
     status: DownloadStatus = DownloadStatus.PENDING
     downloaded_bytes: int = 0
@@ -201,6 +206,10 @@ class DownloadProgress:
     start_time: datetime | None = None
     last_update: datetime | None = None
     error_message: str | None = None
+    bytes_per_second: float | None = None
+    eta_seconds: float | None = None
+    files_done: int = 0
+    files_total: int = 0
 
     @property
     def progress_percentage(self) -> float:

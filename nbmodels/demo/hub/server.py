@@ -21,11 +21,15 @@ dependency. Requests are recorded (method, path, status; never headers) in
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import json
 import mimetypes
 import re
+import socket
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,11 +61,41 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the server answered (no headers are kept: they may carry a token)."""
+    """One request the server answered. No header is kept (one may carry a token): only its
+    ``Range`` and whether it carried an ``Authorization`` at all."""
 
     method: str
     path: str
     status: int
+    range: str | None = None
+    authorized: bool = False
+
+
+#: what :meth:`HubServer.add_fault` can make a file download do
+FAULT_KINDS = ("drop", "status", "stall", "trickle", "corrupt", "short", "long", "redirect")
+
+
+@dataclass
+class Fault:
+    """A fault the next matching ``GET .../resolve/...`` meets (``times`` of them).
+
+    ``drop``: the connection closes after ``at`` bytes of the body. ``status``: the answer is
+    HTTP ``status`` (``retry_after`` adds that header, for 429/503). ``stall``: ``at`` bytes,
+    then ``delay`` seconds of silence, then the connection closes. ``trickle``: the body in
+    ``at``-byte pieces ``delay`` seconds apart. ``corrupt``: the byte at offset ``at`` is
+    flipped. ``short``/``long``: Content-Length and body ``at`` bytes shorter/longer than the
+    file. ``redirect``: a 302 to ``location`` + the same path (another host, like the Hub's
+    CDN).
+    """
+
+    kind: str
+    path: str = "*"  # fnmatch pattern over the file's path in the repo
+    times: int = 1
+    at: int = 0
+    status: int = 500
+    retry_after: int | None = None
+    delay: float = 0.0
+    location: str = ""
 
 
 class HubServer:
@@ -103,6 +137,32 @@ class HubServer:
         self._served: dict[tuple[str, str, bool], dict[str, Any]] = {}
         self._log: deque[RequestRecord] = deque(maxlen=_LOG_SIZE)
         self._log_lock = threading.Lock()
+        self.faults: list[Fault] = []
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def add_fault(self, kind: str, **options: Any) -> Fault:
+        """Make the next matching file download(s) fail in one way (see :class:`Fault`)."""
+        if kind not in FAULT_KINDS:
+            raise ConfigurationError(
+                f"Unknown fault {kind!r}; choose from {', '.join(FAULT_KINDS)}."
+            )
+        fault = Fault(kind, **options)
+        with self._log_lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._log_lock:
+            self.faults.clear()
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._log_lock:
+            for fault in self.faults:
+                if fault.times > 0 and fnmatch.fnmatch(path, fault.path):
+                    fault.times -= 1
+                    return fault
+        return None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -230,7 +290,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         status = code if isinstance(code, int) else int(str(code)) if str(code).isdigit() else 0
-        self.hub._record(RequestRecord(self.command, self.path, status))
+        self.hub._record(
+            RequestRecord(
+                self.command,
+                self.path,
+                status,
+                range=self.headers.get("Range"),
+                authorized=bool(self.headers.get("Authorization")),
+            )
+        )
 
     def do_HEAD(self) -> None:
         self._dispatch(head=True)
@@ -452,9 +520,26 @@ class _Handler(BaseHTTPRequestHandler):
         file = revision.file(path)
         if file is None:
             raise _entry_not_found(repo_id, path, revision.commit)
-        self._send_file(file, revision.commit, head=head)
+        fault = None if head else self.hub._take_fault(file.path)
+        if fault is not None and fault.kind == "redirect":
+            self.send_response(302)
+            self.send_header("Location", fault.location.rstrip("/") + self.path)
+            self.send_header("X-Repo-Commit", revision.commit)
+            self.send_header("ETag", f'"{file.etag}"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault is not None and fault.kind == "status":
+            headers = {"X-Error-Message": f"injected HTTP {fault.status}"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+            self._send_json(fault.status, {"error": "injected"}, head=False, headers=headers)
+            return
+        self._send_file(file, revision.commit, head=head, fault=fault)
 
-    def _send_file(self, file: RepoFile, commit: str, *, head: bool) -> None:
+    def _send_file(
+        self, file: RepoFile, commit: str, *, head: bool, fault: Fault | None = None
+    ) -> None:
         start, end = 0, file.size - 1
         status = 200
         range_header = (self.headers.get("Range") or "").strip()
@@ -469,10 +554,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             (start, end), status = parsed, 206
         length = max(0, end - start + 1)
+        declared = length
+        if fault is not None and fault.kind == "short":
+            declared = max(0, length - max(1, fault.at))
+        elif fault is not None and fault.kind == "long":
+            declared = length + max(1, fault.at)
         ctype = mimetypes.guess_type(file.path)[0] or "application/octet-stream"
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(length))
+        self.send_header("Content-Length", str(declared))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", f'"{file.etag}"')
         self.send_header("X-Repo-Commit", commit)
@@ -481,12 +571,45 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head or length == 0:
             return
+        if fault is not None:
+            return self._send_faulty(file, start, length, declared, fault)
         with file.local.open("rb") as fh:
             fh.seek(start)
             left = length
             while left > 0 and (chunk := fh.read(min(_CHUNK, left))):
                 self.wfile.write(chunk)
                 left -= len(chunk)
+
+    def _send_faulty(
+        self, file: RepoFile, start: int, length: int, declared: int, fault: Fault
+    ) -> None:
+        """The body of one answer, as ``fault`` says (offsets count from the body's start)."""
+        with file.local.open("rb") as fh:
+            fh.seek(start)
+            body = bytearray(fh.read(length))
+        if fault.kind == "corrupt" and body:
+            body[min(fault.at, len(body) - 1)] ^= 0xFF
+        elif fault.kind == "long":
+            body += b"\x00" * (declared - length)
+        elif fault.kind == "short":
+            body = body[:declared]
+        if fault.kind in ("drop", "stall"):
+            self.wfile.write(body[: fault.at])
+            self.wfile.flush()
+            if fault.kind == "stall":
+                time.sleep(fault.delay)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.kind == "trickle":
+            step = max(1, fault.at)
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i : i + step])
+                self.wfile.flush()
+                time.sleep(fault.delay)
+            return
+        self.wfile.write(body)
 
 
 def _header_safe(text: str) -> str:

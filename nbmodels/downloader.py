@@ -1,0 +1,1108 @@
+"""Downloads into the standard Hugging Face cache: in the background, resumable, verified.
+
+(The module is ``downloader``, not ``download``: a submodule named like the function
+``nbmodels.download`` would replace that function on the package once imported.)
+
+    >>> task = nbmodels.download("nbmodels-demo/tiny-llama-chat")   # returns at once
+    >>> task.progress.progress_percentage, task.progress.bytes_per_second
+    >>> task.wait(); task.result()          # the snapshot folder transformers loads offline
+    >>> nbmodels.download("org/big", dry_run=True)   # what would be fetched, nothing written
+
+Files land where ``huggingface_hub`` puts them (``models--org--name/blobs/<etag>``, a
+``snapshots/<commit>/<path>`` link to each blob, ``refs/<branch>``), so
+``transformers.from_pretrained(repo_id)`` finds them with ``HF_HUB_OFFLINE=1`` and
+``huggingface_hub.scan_cache_dir()`` lists them; or into a plain ``local_dir``.
+
+Written by hand, not with ``hf_hub_download``, because that function (huggingface_hub 2.4)
+writes each download to a per-process ``<etag>.<uuid>.incomplete`` file deleted on failure,
+so a killed kernel starts from zero; it checks sizes only, has no bandwidth limit and no
+per-download cancel. Here:
+
+* **resume across processes:** bytes go to ``blobs/<etag>.nbmodels-partial`` (one name per
+  blob, not per process); a new process continues from what is on disk (``Range:``), after
+  hashing what is already there;
+* **one writer per blob:** a lock file next to the blob (created with ``O_EXCL``, its mtime
+  refreshed while the transfer runs); a second process waits and then finds the blob done, so
+  nothing is fetched twice; a lock whose process died, or whose mtime stopped moving, is taken
+  over (``flock`` alone does nothing on some network file systems);
+* **verified as it streams:** LFS files against their sha256, small git files against their
+  git blob sha1, hashed while the bytes arrive (no second read); a mismatch deletes the bytes
+  and raises :class:`~nbmodels.errors.ChecksumMismatchError`. A partial file never appears
+  under ``snapshots/``;
+* **limits:** ``max_concurrent_downloads`` transfers at once, one bandwidth limit shared by
+  all of them, retries with exponential backoff and jitter on resets, 5xx, 429 (its
+  ``Retry-After``) and stalls (no byte for ``stall_timeout`` seconds);
+* **safety:** file names with ``..``, absolute paths or backslashes are refused; the token goes
+  to the endpoint's host only, never to a redirect target elsewhere (the Hub's LFS files
+  redirect to a CDN), and never into a message, repr or log.
+
+Ollama pulls are not here yet (see the issue); ``nbmodels.verify(model)`` rechecks what is
+on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import http.client
+import os
+import random
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from .errors import (
+    AccessDeniedError,
+    ChecksumMismatchError,
+    ConfigurationError,
+    DownloadCancelledError,
+    DownloadError,
+    InsufficientSpaceError,
+    ModelNotFoundError,
+    UnsafePathError,
+)
+from .files import atomic_write, ensure_dir, storage_error
+from .settings import Settings, default_settings
+from .types import DownloadProgress, DownloadStatus, ModelMetadata
+
+__all__ = [
+    "DownloadPlan",
+    "DownloadTask",
+    "Downloader",
+    "PlannedFile",
+    "RemoteFile",
+    "VerifyReport",
+    "download",
+    "downloads",
+    "verify",
+]
+
+PARTIAL_SUFFIX = ".nbmodels-partial"
+LOCK_SUFFIX = ".nbmodels-lock"
+_BUFFER = 1 << 20  # one reused 1 MiB buffer per transfer: readinto, no bytes per chunk
+_HEARTBEAT_S = 2.0  # how often a lock holder refreshes its lock file's mtime
+_TERMINAL = (DownloadStatus.COMPLETED, DownloadStatus.FAILED, DownloadStatus.CANCELLED)
+
+Callback = Callable[[str, int, int | None, DownloadStatus], None]
+
+
+# -- what a repository holds -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """One file of a repository at a commit, as the Hub describes it."""
+
+    path: str
+    size: int
+    sha256: str | None = None  # LFS files: the content's sha256 (also their etag)
+    blob_id: str | None = None  # git files: the git blob sha1 (their etag)
+
+    @property
+    def etag(self) -> str:
+        """The name of its blob in the HF cache (what ``hf_hub_download`` names it)."""
+        name = self.sha256 or self.blob_id
+        if not name:
+            raise DownloadError(f"{self.path}: the source gave no hash for it; cannot verify.")
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    file: RemoteFile
+    cached: bool  # the verified blob is already in the cache
+    partial_bytes: int = 0  # bytes of an interrupted transfer waiting to be resumed
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What a download would do (``dry_run=True``), before anything is written."""
+
+    model_id: str
+    revision: str
+    commit: str
+    files: tuple[PlannedFile, ...]
+    target: Path  # the snapshot folder (or local_dir)
+    free_bytes: int | None = None
+    local_dir: bool = False  # files go straight into ``target`` (no cache layout)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(p.file.size for p in self.files)
+
+    @property
+    def missing_bytes(self) -> int:
+        """Bytes still to fetch: not cached, less what partial files already hold."""
+        return sum(p.file.size - p.partial_bytes for p in self.files if not p.cached)
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "file": p.file.path,
+                    "size": p.file.size,
+                    "cached": p.cached,
+                    "partial_bytes": p.partial_bytes,
+                    "sha256": p.file.sha256,
+                }
+                for p in self.files
+            ]
+        )
+
+    def __repr__(self) -> str:
+        cached = sum(p.cached for p in self.files)
+        return (
+            f"<DownloadPlan {self.model_id}@{self.commit[:8]}: {len(self.files)} files, "
+            f"{_human(self.total_bytes)}; {cached} cached, {_human(self.missing_bytes)} to fetch>"
+        )
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify` found: every file of a snapshot rechecked against its hash."""
+
+    model_id: str
+    commit: str
+    ok: tuple[str, ...]
+    bad: tuple[str, ...]  # hash or size mismatch (removed when ``repair=True``)
+    missing: tuple[str, ...]
+
+    @property
+    def is_ok(self) -> bool:
+        return not self.bad and not self.missing
+
+    def __repr__(self) -> str:
+        state = (
+            "all verified" if self.is_ok else f"{len(self.bad)} bad, {len(self.missing)} missing"
+        )
+        return f"<VerifyReport {self.model_id}@{self.commit[:8]}: {len(self.ok)} ok, {state}>"
+
+
+# -- paths ---------------------------------------------------------------------------------------
+def safe_relative_path(path: str) -> PurePosixPath:
+    """``path`` as a relative POSIX path inside a model folder; UnsafePathError otherwise."""
+    if not isinstance(path, str) or not path or "\\" in path or "\x00" in path:
+        raise UnsafePathError(f"Refusing the file name {path!r}: not a plain relative path.")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or any(part in ("", ".", "..") for part in path.split("/")):
+        raise UnsafePathError(
+            f"Refusing the file name {path!r}: it points outside the model's folder."
+        )
+    return pure
+
+
+def repo_folder(cache: Path, repo_id: str) -> Path:
+    """The HF cache folder of a model repository (``models--org--name``)."""
+    return Path(cache) / ("models--" + repo_id.replace("/", "--"))
+
+
+# -- the shared bandwidth limit --------------------------------------------------------------
+class Throttle:
+    """One token bucket shared by every transfer of a Downloader (bytes per second)."""
+
+    def __init__(self, bytes_per_second: float | None) -> None:
+        if bytes_per_second is not None and bytes_per_second <= 0:
+            raise ConfigurationError(
+                f"max_bytes_per_second must be positive (or None for no limit), got "
+                f"{bytes_per_second!r}."
+            )
+        self.rate = bytes_per_second
+        self._lock = threading.Lock()
+        self._next = time.monotonic()  # when the next byte may go
+
+    def take(self, n: int, cancel: threading.Event | None = None) -> None:
+        """Wait until ``n`` more bytes fit under the limit (returns early on cancel)."""
+        if not self.rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(self._next, now - 0.25)  # at most a quarter second of saved credit
+            self._next = start + n / self.rate
+            wait = self._next - now
+        if wait > 0:
+            if cancel is not None:
+                cancel.wait(wait)
+            else:
+                time.sleep(wait)
+
+
+# -- one writer per blob, across processes -------------------------------------------------------
+class BlobLock:
+    """A lock file next to a blob: created with ``O_EXCL``, holding ``host pid``, its mtime
+    refreshed while the holder works. Taken over when the holder's process is gone (same host)
+    or its mtime stopped moving for ``stale_after`` seconds (another host, a frozen process)."""
+
+    def __init__(self, path: Path, *, stale_after: float = 30.0) -> None:
+        self.path = path
+        self.stale_after = stale_after
+        self._beat = 0.0
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if self._stale():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+                return self.try_acquire_once()
+            return False
+        except OSError as exc:
+            raise storage_error(self.path, exc, what="create the lock") from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{socket.gethostname()} {os.getpid()}\n")
+        self.held, self._beat = True, time.monotonic()
+        return True
+
+    def try_acquire_once(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{socket.gethostname()} {os.getpid()}\n")
+        self.held, self._beat = True, time.monotonic()
+        return True
+
+    def _stale(self) -> bool:
+        try:
+            text = self.path.read_text()
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        host, _, pid = text.strip().partition(" ")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return True
+        return age > self.stale_after
+
+    def heartbeat(self) -> None:
+        """Show the lock is alive (cheap: at most every couple of seconds)."""
+        now = time.monotonic()
+        if self.held and now - self._beat >= _HEARTBEAT_S:
+            self._beat = now
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- one file over HTTP --------------------------------------------------------------------------
+class _Retry(Exception):
+    """A transient failure: try again (after ``delay`` seconds if given)."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass
+class _Hasher:
+    """The hash a file is checked against, fed as bytes arrive."""
+
+    file: RemoteFile
+    digest: Any = None
+    fed: int = 0
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over from byte 0."""
+        self.fed = 0
+        if self.file.sha256:
+            self.digest = hashlib.sha256()
+        else:  # a git blob's id: sha1 of "blob <size>\0" + content
+            self.digest = hashlib.sha1(usedforsecurity=False)
+            self.digest.update(b"blob %d\x00" % self.file.size)
+
+    def update(self, data: Any) -> None:
+        self.digest.update(data)
+        self.fed += len(data)
+
+    def matches(self) -> bool:
+        return self.digest.hexdigest() == self.file.etag
+
+
+def _hash_existing(path: Path, hasher: _Hasher, upto: int) -> None:
+    """Feed ``hasher`` with the first ``upto`` bytes already on disk (a resumed transfer)."""
+    buf = bytearray(8 << 20)
+    view = memoryview(buf)
+    with path.open("rb") as fh:
+        left = upto
+        while left > 0:
+            n = fh.readinto(view[: min(len(buf), left)])
+            if not n:
+                break
+            hasher.update(view[:n])
+            left -= n
+
+
+def _open(
+    url: str, headers: dict[str, str], *, token: str | None, token_host: str, timeout: float
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """GET ``url``, following up to 5 redirects; the token goes to ``token_host`` only."""
+    for _ in range(6):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DownloadError(f"Refusing to fetch {_no_query(url)}: not an http(s) URL.")
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(parts.hostname, parts.port, timeout=timeout)
+        send = dict(headers)
+        if token and parts.netloc == token_host:
+            send["Authorization"] = f"Bearer {token}"
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request("GET", target or "/", headers=send)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+        if response.status in (301, 302, 303, 307, 308):
+            location = response.getheader("Location")
+            response.read()
+            conn.close()
+            if not location:
+                raise DownloadError(f"{_no_query(url)} redirected without a Location.")
+            url = urljoin(url, location)
+            continue
+        return conn, response
+    raise DownloadError(f"Too many redirects fetching {_no_query(url)}.")
+
+
+def _no_query(url: str) -> str:
+    """A URL fit for a message: without its query (signed CDN URLs carry credentials)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+# -- a task ------------------------------------------------------------------------------------
+class DownloadTask:
+    """One download running in the background of the kernel.
+
+    ``progress`` is a fresh :class:`~nbmodels.types.DownloadProgress` snapshot at each read;
+    ``wait()`` blocks (re-raising the failure), ``cancel()`` stops it within a chunk (the bytes
+    stay, so downloading again resumes), ``result()`` is the snapshot folder, ``cleanup()``
+    removes the partial files of a failed or cancelled task.
+    """
+
+    def __init__(self, downloader: Downloader, plan: DownloadPlan, token: str | None) -> None:
+        self.downloader = downloader
+        self.plan = plan
+        self.model_id = plan.model_id
+        self._token = token  # never shown: not in repr, progress or errors
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        now = datetime.now(UTC)
+        self._progress = DownloadProgress(
+            plan.model_id,
+            DownloadStatus.PENDING,
+            downloaded_bytes=sum(p.file.size for p in plan.files if p.cached),
+            total_bytes=plan.total_bytes,
+            status_message="waiting to start",
+            start_time=now,
+            last_update=now,
+            files_done=sum(p.cached for p in plan.files),
+            files_total=len(plan.files),
+        )
+        self._samples: list[tuple[float, int]] = []  # (time, bytes) for speed over ~5 s
+        self._per_file: dict[str, int] = {}
+        self._thread = threading.Thread(
+            target=self._run, name=f"nbmodels-download-{plan.model_id}", daemon=True
+        )
+
+    # -- what the caller sees ------------------------------------------------------------------
+    @property
+    def progress(self) -> DownloadProgress:
+        with self._lock:
+            return self._progress
+
+    @property
+    def status(self) -> DownloadStatus:
+        return self.progress.status
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def wait(self, timeout: float | None = None) -> DownloadTask:
+        """Block until the task ends (or ``timeout`` seconds); raises its error if it failed.
+        KeyboardInterrupt (the notebook's stop button) cancels the download."""
+        try:
+            finished = self._done.wait(timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            self._done.wait(10)
+            raise
+        if not finished:
+            raise TimeoutError(
+                f"The download of {self.model_id} is still running after {timeout} s "
+                f"({self.progress.progress_percentage:.0f}%); wait() again or cancel()."
+            )
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def result(self, timeout: float | None = None) -> Path:
+        """The folder with the model's files (waits for the task to end)."""
+        self.wait(timeout)
+        return self.plan.target
+
+    def cancel(self) -> None:
+        """Stop the transfer; what was fetched stays on disk for a resume."""
+        self._cancel.set()
+
+    def cleanup(self) -> int:
+        """Remove this task's partial files (after a failure or cancel); the bytes freed."""
+        if not self.done:
+            raise DownloadError("cleanup() is for a task that has ended: cancel() it first.")
+        freed = 0
+        for planned in self.plan.files:
+            partial = self.downloader._partial_path(self.plan, planned.file)
+            with contextlib.suppress(FileNotFoundError):
+                freed += partial.stat().st_size
+                partial.unlink()
+        return freed
+
+    def __repr__(self) -> str:
+        p = self.progress
+        return (
+            f"<DownloadTask {self.model_id} {p.status.value} {p.progress_percentage:.0f}% "
+            f"({_human(p.downloaded_bytes)} of {_human(p.total_bytes or 0)})>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<code>{html.escape(repr(self))}</code>"
+
+    # -- the work --------------------------------------------------------------------------------
+    def _start(self) -> DownloadTask:
+        self._thread.start()
+        return self
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            now = datetime.now(UTC)
+            progress = replace(self._progress, last_update=now, **changes)
+            if "downloaded_bytes" in changes:
+                t = time.monotonic()
+                self._samples.append((t, progress.downloaded_bytes))
+                self._samples = [s for s in self._samples if t - s[0] <= 5.0] or self._samples[-1:]
+                t0, b0 = self._samples[0]
+                speed = (progress.downloaded_bytes - b0) / (t - t0) if t > t0 else None
+                left = (progress.total_bytes or 0) - progress.downloaded_bytes
+                eta = left / speed if speed else None
+                progress = replace(progress, bytes_per_second=speed, eta_seconds=eta)
+            self._progress = progress
+        self.downloader._notify(self, progress)
+
+    def _add_bytes(self, file: RemoteFile, done_in_file: int) -> None:
+        with self._lock:
+            self._per_file[file.path] = done_in_file
+            cached = sum(p.file.size for p in self.plan.files if p.cached)
+            total = cached + sum(self._per_file.values())
+        self._update(downloaded_bytes=total, current_file=file.path)
+
+    def _run(self) -> None:
+        try:
+            self._update(status=DownloadStatus.DOWNLOADING, status_message="downloading")
+            self.downloader._execute(self)
+        except BaseException as exc:  # every failure ends the task and is kept for wait()
+            cancelled = isinstance(exc, DownloadCancelledError)
+            self._error = exc
+            self._update(
+                status=DownloadStatus.CANCELLED if cancelled else DownloadStatus.FAILED,
+                status_message="cancelled: download again to resume" if cancelled else "failed",
+                error_message=str(exc),
+            )
+        else:
+            self._update(
+                status=DownloadStatus.COMPLETED,
+                status_message=f"done: {len(self.plan.files)} files verified",
+                downloaded_bytes=self.plan.total_bytes,
+                files_done=len(self.plan.files),
+                current_file=None,
+                eta_seconds=0.0,
+            )
+        finally:
+            self._done.set()
+
+
+# -- the downloader -----------------------------------------------------------------------------
+class Downloader:
+    """Runs downloads with shared limits: ``max_concurrent_downloads`` file transfers at once
+    (across all tasks), one bandwidth limit (``max_bytes_per_second``), ``retries`` attempts
+    per file with backoff, a transfer with no byte for ``stall_timeout`` seconds retried.
+
+    ``callbacks`` get the seed's ``(model_id, downloaded, total, status)`` at every update;
+    ``on_progress`` callbacks get the whole :class:`DownloadProgress` snapshot.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        max_concurrent_downloads: int = 4,
+        max_bytes_per_second: float | None = None,
+        retries: int = 5,
+        backoff: float = 0.5,
+        stall_timeout: float = 30.0,
+        check_free_space: bool = True,
+        callbacks: Iterable[Callback] = (),
+        on_progress: Iterable[Callable[[DownloadProgress], None]] = (),
+    ) -> None:
+        if max_concurrent_downloads < 1:
+            raise ConfigurationError(
+                f"max_concurrent_downloads must be at least 1, got {max_concurrent_downloads!r}."
+            )
+        if retries < 0:
+            raise ConfigurationError(f"retries must be 0 or more, got {retries!r}.")
+        self.settings = settings or default_settings()
+        self.max_concurrent_downloads = max_concurrent_downloads
+        self.throttle = Throttle(max_bytes_per_second)
+        self.retries = retries
+        self.backoff = backoff
+        self.stall_timeout = stall_timeout
+        self.check_free_space = check_free_space
+        self.callbacks: list[Callback] = list(callbacks)
+        self.on_progress: list[Callable[[DownloadProgress], None]] = list(on_progress)
+        self._slots = threading.BoundedSemaphore(max_concurrent_downloads)
+        self._tasks: list[DownloadTask] = []
+        self._tasks_lock = threading.Lock()
+        self.active_transfers = 0  # for tests and the panel: transfers running right now
+        self.peak_transfers = 0
+
+    def __repr__(self) -> str:
+        limit = f"{_human(self.throttle.rate)}/s" if self.throttle.rate else "no limit"
+        return (
+            f"<Downloader {len(self._tasks)} tasks, {self.max_concurrent_downloads} at once, "
+            f"{limit}>"
+        )
+
+    # -- planning ----------------------------------------------------------------------------
+    def plan(
+        self,
+        model_or_id: str | ModelMetadata,
+        *,
+        revision: str | None = None,
+        allow_patterns: str | Sequence[str] | None = None,
+        ignore_patterns: str | Sequence[str] | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        token: str | None = None,
+    ) -> DownloadPlan:
+        """The files a download would fetch, their sizes and what is already cached."""
+        repo_id = model_or_id.id if isinstance(model_or_id, ModelMetadata) else str(model_or_id)
+        from .sources.huggingface import HuggingFaceSource
+
+        source = HuggingFaceSource(self.settings, token=token)
+        repo_id = source._repo_id(repo_id)
+        try:
+            info = source._api.model_info(
+                repo_id,
+                revision=revision,
+                files_metadata=True,
+                timeout=self.settings.timeout,
+            )
+        except Exception as err:
+            raise source._map_error(err, repo_id=repo_id, revision=revision) from None
+        commit = str(info.sha or "")
+        if len(commit) != 40:
+            raise DownloadError(f"{repo_id}: the Hub gave no commit for {revision or 'main'}.")
+        files: list[RemoteFile] = []
+        for sibling in info.siblings or ():
+            name = str(sibling.rfilename)
+            safe_relative_path(name)
+            lfs = getattr(sibling, "lfs", None)
+            sha256 = getattr(lfs, "sha256", None) if lfs is not None else None
+            size = getattr(lfs, "size", None) if lfs is not None else None
+            size = size if size is not None else getattr(sibling, "size", None)
+            if size is None:
+                raise DownloadError(f"{repo_id}: the Hub gave no size for {name}.")
+            files.append(RemoteFile(name, int(size), sha256, getattr(sibling, "blob_id", None)))
+        files = _select(files, allow_patterns, ignore_patterns)
+        if not files:
+            raise ConfigurationError(
+                f"No file of {repo_id} matches allow_patterns={allow_patterns!r}, "
+                f"ignore_patterns={ignore_patterns!r}."
+            )
+        folder = repo_folder(self.settings.hf_cache, repo_id)
+        target = Path(local_dir) if local_dir is not None else folder / "snapshots" / commit
+        plan = DownloadPlan(
+            repo_id, revision or "main", commit, (), target, local_dir=local_dir is not None
+        )
+        planned = []
+        for f in files:
+            done = self._final_path(plan, f)
+            cached = done.is_file() and done.stat().st_size == f.size
+            partial = self._partial_path(plan, f)
+            have = partial.stat().st_size if not cached and partial.is_file() else 0
+            planned.append(PlannedFile(f, cached, min(have, f.size)))
+        free = _free_bytes(target)
+        return replace(plan, files=tuple(planned), free_bytes=free)
+
+    # -- starting ----------------------------------------------------------------------------
+    def download(
+        self,
+        model_or_id: str | ModelMetadata,
+        *,
+        source: str | None = None,
+        revision: str | None = None,
+        allow_patterns: str | Sequence[str] | None = None,
+        ignore_patterns: str | Sequence[str] | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        token: str | None = None,
+        dry_run: bool = False,
+    ) -> DownloadTask | DownloadPlan:
+        """Start downloading ``model_or_id``; returns a :class:`DownloadTask` at once (or, with
+        ``dry_run=True``, the :class:`DownloadPlan` and writes nothing)."""
+        if source not in (None, "huggingface", "hf"):
+            raise ConfigurationError(
+                f"download(source={source!r}): only Hugging Face repositories download here "
+                "so far; Ollama models come through `ollama pull` for now."
+            )
+        token = token if token is not None else self.settings.hf_token
+        plan = self.plan(
+            model_or_id,
+            revision=revision,
+            allow_patterns=allow_patterns,
+            ignore_patterns=ignore_patterns,
+            local_dir=local_dir,
+            token=token,
+        )
+        if dry_run:
+            return plan
+        free = plan.free_bytes
+        if self.check_free_space and free is not None and plan.missing_bytes > free:
+            raise InsufficientSpaceError(
+                f"{plan.model_id} needs {_human(plan.missing_bytes)} more, and "
+                f"{plan.target.parent} has {_human(free)} free: free some space, "
+                "choose fewer files (allow_patterns=...), or set HF_HUB_CACHE elsewhere."
+            )
+        task = DownloadTask(self, plan, token)
+        with self._tasks_lock:
+            self._tasks.append(task)
+        return task._start()
+
+    def downloads(self) -> list[DownloadTask]:
+        """Every task this downloader started, oldest first."""
+        with self._tasks_lock:
+            return list(self._tasks)
+
+    # -- paths -------------------------------------------------------------------------------
+    def _final_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
+        if self._is_local_dir(plan):
+            return plan.target / safe_relative_path(f.path)
+        return repo_folder(self.settings.hf_cache, plan.model_id) / "blobs" / f.etag
+
+    def _partial_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
+        final = self._final_path(plan, f)
+        if self._is_local_dir(plan):  # partials of a local_dir stay out of the model's folder
+            return plan.target / ".nbmodels" / (f.etag + PARTIAL_SUFFIX)
+        return final.with_name(final.name + PARTIAL_SUFFIX)
+
+    def _is_local_dir(self, plan: DownloadPlan) -> bool:
+        return plan.local_dir
+
+    # -- running -----------------------------------------------------------------------------
+    def _notify(self, task: DownloadTask, progress: DownloadProgress) -> None:
+        for callback in self.callbacks:
+            with contextlib.suppress(Exception):  # a broken callback never stops a download
+                callback(
+                    task.model_id, progress.downloaded_bytes, progress.total_bytes, progress.status
+                )
+        for listener in self.on_progress:
+            with contextlib.suppress(Exception):
+                listener(progress)
+
+    def _execute(self, task: DownloadTask) -> None:
+        plan = task.plan
+        todo = [p.file for p in plan.files if not p.cached]
+        todo.sort(key=lambda f: -f.size)  # big files first: the slots stay busy to the end
+        errors: list[BaseException] = []
+        queue_lock = threading.Lock()
+        done = [sum(p.cached for p in plan.files)]
+
+        def worker() -> None:
+            while not task._cancel.is_set():
+                with queue_lock:
+                    if not todo:
+                        return
+                    f = todo.pop(0)
+                try:
+                    self._file(task, f)
+                except BaseException as exc:
+                    errors.append(exc)
+                    task._cancel.set()  # one file failed: stop the others (their bytes stay)
+                    return
+                with queue_lock:
+                    done[0] += 1
+                    count = done[0]
+                task._update(files_done=count)
+
+        workers = [
+            threading.Thread(target=worker, daemon=True, name=f"nbmodels-download-{i}")
+            for i in range(min(len(todo), self.max_concurrent_downloads))
+        ]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        if errors:
+            real = [e for e in errors if not isinstance(e, DownloadCancelledError)]
+            raise (real or errors)[0]
+        if task._cancel.is_set():
+            raise DownloadCancelledError(
+                f"The download of {plan.model_id} was cancelled; download it again to resume."
+            )
+        self._link(plan)
+
+    def _file(self, task: DownloadTask, f: RemoteFile) -> None:
+        """Fetch one file (waiting for a slot, and for another process holding its blob)."""
+        plan = task.plan
+        final = self._final_path(plan, f)
+        partial = self._partial_path(plan, f)
+        ensure_dir(partial.parent)
+        lock = BlobLock(
+            partial.with_name(f.etag + LOCK_SUFFIX), stale_after=max(10.0, self.stall_timeout)
+        )
+        while not lock.try_acquire():
+            if final.is_file() and final.stat().st_size == f.size:
+                task._add_bytes(f, f.size)
+                return  # another process fetched it: nothing to do
+            if task._cancel.wait(0.2):
+                raise DownloadCancelledError(f"{f.path}: cancelled")
+        try:
+            if final.is_file() and final.stat().st_size == f.size:
+                task._add_bytes(f, f.size)
+                return
+            while not self._slots.acquire(timeout=0.2):
+                if task._cancel.is_set():
+                    raise DownloadCancelledError(f"{f.path}: cancelled")
+            try:
+                with self._tasks_lock:
+                    self.active_transfers += 1
+                    self.peak_transfers = max(self.peak_transfers, self.active_transfers)
+                self._transfer(task, f, partial, lock)
+            finally:
+                with self._tasks_lock:
+                    self.active_transfers -= 1
+                self._slots.release()
+            try:
+                ensure_dir(final.parent)
+                os.replace(partial, final)
+            except OSError as exc:
+                raise storage_error(final, exc) from None
+        finally:
+            lock.release()
+
+    def _transfer(self, task: DownloadTask, f: RemoteFile, partial: Path, lock: BlobLock) -> None:
+        """Bytes of ``f`` into ``partial``, resumed, throttled, hashed, retried."""
+        plan = task.plan
+        settings = self.settings
+        endpoint = settings.hf_endpoint.rstrip("/")
+        url = f"{endpoint}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
+        token_host = urlsplit(endpoint).netloc
+        hasher = _Hasher(f)
+        have = partial.stat().st_size if partial.is_file() else 0
+        if have > f.size:  # more than the file holds: not ours to trust
+            partial.unlink()
+            have = 0
+        if have:
+            _hash_existing(partial, hasher, have)
+        task._add_bytes(f, have)
+        buffer = bytearray(_BUFFER)
+        view = memoryview(buffer)
+        attempt = 0
+        while True:
+            if task._cancel.is_set():
+                raise DownloadCancelledError(f"{f.path}: cancelled")
+            try:
+                if have < f.size:
+                    have = self._attempt(
+                        task, f, partial, url, token_host, have, hasher, view, lock
+                    )
+                if hasher.fed != f.size:
+                    raise _Retry(f"{f.path}: {hasher.fed} of {f.size} bytes")
+                break
+            except _Retry as retry:
+                attempt += 1
+                if attempt > self.retries:
+                    raise DownloadError(
+                        f"{plan.model_id}: {f.path} failed after {self.retries} retries "
+                        f"({retry}); download again to resume from {_human(have)}."
+                    ) from None
+                delay = retry.delay
+                if delay is None:
+                    delay = min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                task._update(status_message=f"retrying {f.path} in {delay:.1f} s ({retry})")
+                if task._cancel.wait(delay):
+                    raise DownloadCancelledError(f"{f.path}: cancelled") from None
+                have = partial.stat().st_size if partial.is_file() else 0
+                if have != hasher.fed:  # the file changed under us: hash again from disk
+                    hasher = _Hasher(f)
+                    _hash_existing(partial, hasher, have)
+        if not hasher.matches():
+            partial.unlink(missing_ok=True)
+            kind = "sha256" if f.sha256 else "git blob sha1"
+            raise ChecksumMismatchError(
+                f"{plan.model_id}: {f.path} does not match its {kind} ({f.etag[:12]}...): the "
+                "bytes were removed. Download again; if it repeats, the source serves a broken "
+                "file."
+            )
+        with open(partial, "rb") as fh:  # on disk before it becomes the blob
+            os.fsync(fh.fileno())
+
+    def _attempt(
+        self,
+        task: DownloadTask,
+        f: RemoteFile,
+        partial: Path,
+        url: str,
+        token_host: str,
+        have: int,
+        hasher: _Hasher,
+        view: memoryview,
+        lock: BlobLock,
+    ) -> int:
+        headers = {"Accept-Encoding": "identity", "User-Agent": "nbmodels"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        conn, response = _open(
+            url, headers, token=task._token, token_host=token_host, timeout=self.stall_timeout
+        )
+        try:
+            status = response.status
+            if status == 416 and have:  # asked past the end: the partial is not this file
+                partial.unlink(missing_ok=True)
+                hasher.reset()
+                raise _Retry("the partial file did not fit; starting over", delay=0)
+            if status in (401, 403):
+                raise AccessDeniedError(
+                    f"{task.model_id}: the Hub refused {f.path} (HTTP {status}); set HF_TOKEN to "
+                    "a token with access, or accept the licence on the model's page.",
+                    reason="no-token" if not task._token else "bad-token",
+                    model_id=task.model_id,
+                )
+            if status == 404:
+                raise ModelNotFoundError(f"{task.model_id}: {f.path} is not on the Hub (404).")
+            if status == 429 or status >= 500:
+                retry_after = response.getheader("Retry-After")
+                delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+                raise _Retry(f"HTTP {status}", delay=delay)
+            if status == 200 and have:  # the server ignored Range: start over
+                have = 0
+                hasher.reset()
+                mode = "wb"
+            elif status == 206:
+                content_range = response.getheader("Content-Range") or ""
+                if not content_range.startswith(f"bytes {have}-"):
+                    raise _Retry(f"unexpected Content-Range {content_range!r}")
+                mode = "ab"
+            elif status == 200:
+                mode = "wb"
+            else:
+                raise DownloadError(f"{task.model_id}: {f.path}: unexpected HTTP {status}.")
+            length = response.getheader("Content-Length")
+            expected = f.size - have
+            if length is not None and length.isdigit() and int(length) != expected:
+                # a proxy or a hub that lies about sizes: nothing is taken from this answer
+                raise _Retry(
+                    f"the answer holds {int(length)} bytes from {have}, the Hub lists {f.size}"
+                )
+            try:
+                out = open(partial, mode)  # noqa: SIM115 - closed by the `with` below
+            except OSError as exc:
+                raise storage_error(partial, exc) from None
+            with out:
+                while have < f.size:
+                    if task._cancel.is_set():
+                        raise DownloadCancelledError(f"{f.path}: cancelled")
+                    want = min(len(view), f.size - have)
+                    self.throttle.take(want, task._cancel)
+                    try:
+                        n = response.readinto(view[:want])
+                    except (OSError, http.client.HTTPException) as exc:
+                        raise _Retry(f"{type(exc).__name__} after {have} bytes") from None
+                    if not n:
+                        raise _Retry(f"the connection closed after {have} of {f.size} bytes")
+                    try:
+                        out.write(view[:n])
+                    except OSError as exc:
+                        raise storage_error(partial, exc) from None
+                    hasher.update(view[:n])
+                    have += n
+                    task._add_bytes(f, have)
+                    lock.heartbeat()
+            return have
+        finally:
+            conn.close()
+
+    def _link(self, plan: DownloadPlan) -> None:
+        """``snapshots/<commit>/<path>`` links to the blobs, and ``refs/<revision>``."""
+        if self._is_local_dir(plan):
+            return
+        folder = repo_folder(self.settings.hf_cache, plan.model_id)
+        for planned in plan.files:
+            f = planned.file
+            link = plan.target / safe_relative_path(f.path)
+            blob = folder / "blobs" / f.etag
+            ensure_dir(link.parent)
+            relative = os.path.relpath(blob, link.parent)
+            if link.is_symlink() and os.readlink(link) == relative:
+                continue
+            tmp = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                tmp.unlink(missing_ok=True)
+                try:
+                    os.symlink(relative, tmp)
+                except OSError:  # no symlinks here (some Windows setups): a copy, like the Hub's
+                    shutil.copyfile(blob, tmp)
+                os.replace(tmp, link)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise storage_error(link, exc) from None
+        if plan.revision != plan.commit:
+            atomic_write(folder / "refs" / plan.revision, plan.commit.encode())
+
+    # -- verifying what is on disk -------------------------------------------------------------
+    def verify(
+        self,
+        model_or_id: str | ModelMetadata,
+        *,
+        revision: str | None = None,
+        repair: bool = False,
+        token: str | None = None,
+    ) -> VerifyReport:
+        """Recheck every file of the model's snapshot against the hashes the Hub publishes
+        (what ``hf cache verify`` does). ``repair=True`` removes bad blobs so the next
+        download fetches them again."""
+        plan = self.plan(
+            model_or_id,
+            revision=revision,
+            token=token if token is not None else self.settings.hf_token,
+        )
+        ok, bad, missing = [], [], []
+        for planned in plan.files:
+            f = planned.file
+            path = self._final_path(plan, f)
+            if not path.is_file():
+                missing.append(f.path)
+                continue
+            hasher = _Hasher(f)
+            _hash_existing(path, hasher, path.stat().st_size)
+            if hasher.fed == f.size and hasher.matches():
+                ok.append(f.path)
+            else:
+                bad.append(f.path)
+                if repair:
+                    path.unlink(missing_ok=True)
+        return VerifyReport(plan.model_id, plan.commit, tuple(ok), tuple(bad), tuple(missing))
+
+
+def _select(
+    files: list[RemoteFile],
+    allow: str | Sequence[str] | None,
+    ignore: str | Sequence[str] | None,
+) -> list[RemoteFile]:
+    def patterns(value: str | Sequence[str] | None) -> list[str]:
+        if value is None:
+            return []
+        items = [value] if isinstance(value, str) else list(value)
+        # "folder/" means everything below it, as in huggingface_hub
+        return [p + "*" if p.endswith("/") else p for p in items]
+
+    allowed, ignored = patterns(allow), patterns(ignore)
+    return [
+        f
+        for f in files
+        if (not allowed or any(fnmatch.fnmatch(f.path, p) for p in allowed))
+        and not any(fnmatch.fnmatch(f.path, p) for p in ignored)
+    ]
+
+
+def _free_bytes(target: Path) -> int | None:
+    probe = target
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
+def _human(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+# -- the module functions ------------------------------------------------------------------------
+_default: Downloader | None = None
+_default_for: int | None = None
+_default_lock = threading.Lock()
+
+
+def default_downloader() -> Downloader:
+    """The downloader the module functions use, built from the current default settings."""
+    from .settings import settings_generation
+
+    global _default, _default_for
+    with _default_lock:
+        generation = settings_generation()
+        if _default is None or _default_for != generation:
+            _default, _default_for = Downloader(default_settings()), generation
+        return _default
+
+
+def download(model_or_id: str | ModelMetadata, **kwargs: Any) -> DownloadTask | DownloadPlan:
+    """Start downloading a model (see :meth:`Downloader.download`); returns its task at once."""
+    return default_downloader().download(model_or_id, **kwargs)
+
+
+def downloads() -> list[DownloadTask]:
+    """Every download task of this kernel (the default downloader's)."""
+    return default_downloader().downloads()
+
+
+def verify(model_or_id: str | ModelMetadata, **kwargs: Any) -> VerifyReport:
+    """Recheck a downloaded model's files against their published hashes."""
+    return default_downloader().verify(model_or_id, **kwargs)
+
+
+__all__ += ["BlobLock", "Throttle", "default_downloader", "safe_relative_path"]
