@@ -349,6 +349,67 @@ class _Hasher:
         return self.digest.hexdigest() == self.file.etag
 
 
+_local = threading.local()
+
+
+class _Sink:
+    """Writes and hashes in a second thread while the first reads the next buffer.
+
+    ``hashlib`` and file writes release the GIL on large buffers, so with a few buffers in
+    rotation the network, the disk and sha256 overlap instead of taking turns (on two cores
+    that is the difference between ~370 and ~700 MB/s with verification on)."""
+
+    def __init__(self, out: Any, hasher: _Hasher, path: Path, buffers: int = 3) -> None:
+        import queue
+
+        self.out, self.hasher, self.path = out, hasher, path
+        self.free: queue.Queue[bytearray] = queue.Queue()
+        self.full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        pool = getattr(_local, "buffers", None)
+        if pool is None:  # one set per worker thread, reused for every file it fetches
+            pool = _local.buffers = [bytearray(_BUFFER) for _ in range(buffers)]
+        for buffer in pool:
+            self.free.put(buffer)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="nbmodels-sink")
+        self.thread.start()
+
+    def buffer(self) -> bytearray:
+        self._raise()
+        return self.free.get()
+
+    def give_back(self, buffer: bytearray) -> None:
+        self.free.put(buffer)
+
+    def submit(self, buffer: bytearray, n: int) -> None:
+        self._raise()
+        self.full.put((buffer, n))
+
+    def close(self) -> None:
+        self.full.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            if isinstance(error, OSError):
+                raise storage_error(self.path, error) from None
+            raise error
+
+    def _run(self) -> None:
+        while (item := self.full.get()) is not None:
+            buffer, n = item
+            if self.error is None:
+                view = memoryview(buffer)[:n]
+                try:
+                    self.out.write(view)
+                    self.hasher.update(view)
+                except BaseException as exc:  # handed to the reading thread
+                    self.error = exc
+            self.free.put(buffer)
+
+
 def _hash_existing(path: Path, hasher: _Hasher, upto: int) -> None:
     """Feed ``hasher`` with the first ``upto`` bytes already on disk (a resumed transfer)."""
     buf = bytearray(8 << 20)
@@ -566,7 +627,9 @@ class Downloader:
     (across all tasks), one bandwidth limit (``max_bytes_per_second``), ``retries`` attempts
     per file with backoff, a transfer with no byte for ``stall_timeout`` seconds retried.
 
-    ``callbacks`` get the seed's ``(model_id, downloaded, total, status)`` at every update;
+    ``fsync=True`` flushes each file to the disk before it becomes a blob (survives a power
+    cut; costs time per file). ``callbacks`` get the seed's ``(model_id, downloaded, total,
+    status)`` at every update;
     ``on_progress`` callbacks get the whole :class:`DownloadProgress` snapshot.
     """
 
@@ -580,6 +643,7 @@ class Downloader:
         backoff: float = 0.5,
         stall_timeout: float = 30.0,
         check_free_space: bool = True,
+        fsync: bool = False,
         callbacks: Iterable[Callback] = (),
         on_progress: Iterable[Callable[[DownloadProgress], None]] = (),
     ) -> None:
@@ -596,6 +660,9 @@ class Downloader:
         self.backoff = backoff
         self.stall_timeout = stall_timeout
         self.check_free_space = check_free_space
+        # off by default, as in huggingface_hub: a killed process loses nothing written (the
+        # page cache survives it); fsync=True also survives a power cut, at a cost per file
+        self.fsync = fsync
         self.callbacks: list[Callback] = list(callbacks)
         self.on_progress: list[Callable[[DownloadProgress], None]] = list(on_progress)
         self._slots = threading.BoundedSemaphore(max_concurrent_downloads)
@@ -881,8 +948,9 @@ class Downloader:
                 "bytes were removed. Download again; if it repeats, the source serves a broken "
                 "file."
             )
-        with open(partial, "rb") as fh:  # on disk before it becomes the blob
-            os.fsync(fh.fileno())
+        if self.fsync:  # on the disk itself before it becomes the blob (power cuts)
+            with open(partial, "rb") as fh:
+                os.fsync(fh.fileno())
 
     def _attempt(
         self,
@@ -946,25 +1014,28 @@ class Downloader:
             except OSError as exc:
                 raise storage_error(partial, exc) from None
             with out:
-                while have < f.size:
-                    if task._cancel.is_set():
-                        raise DownloadCancelledError(f"{f.path}: cancelled")
-                    want = min(len(view), f.size - have)
-                    self.throttle.take(want, task._cancel)
-                    try:
-                        n = response.readinto(view[:want])
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise _Retry(f"{type(exc).__name__} after {have} bytes") from None
-                    if not n:
-                        raise _Retry(f"the connection closed after {have} of {f.size} bytes")
-                    try:
-                        out.write(view[:n])
-                    except OSError as exc:
-                        raise storage_error(partial, exc) from None
-                    hasher.update(view[:n])
-                    have += n
-                    task._add_bytes(f, have)
-                    lock.heartbeat()
+                sink = _Sink(out, hasher, partial)
+                try:
+                    while have < f.size:
+                        if task._cancel.is_set():
+                            raise DownloadCancelledError(f"{f.path}: cancelled")
+                        buffer = sink.buffer()
+                        want = min(len(buffer), f.size - have)
+                        self.throttle.take(want, task._cancel)
+                        try:
+                            n = response.readinto(memoryview(buffer)[:want])
+                        except (OSError, http.client.HTTPException) as exc:
+                            sink.give_back(buffer)
+                            raise _Retry(f"{type(exc).__name__} after {have} bytes") from None
+                        if not n:
+                            sink.give_back(buffer)
+                            raise _Retry(f"the connection closed after {have} of {f.size} bytes")
+                        sink.submit(buffer, n)
+                        have += n
+                        task._add_bytes(f, have)
+                        lock.heartbeat()
+                finally:
+                    sink.close()  # every byte read is on disk and hashed before we go on
             return have
         finally:
             conn.close()

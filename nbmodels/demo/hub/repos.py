@@ -17,9 +17,11 @@ Hashes are cached by (path, size, mtime), so scanning a repo on each request sta
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -78,6 +80,19 @@ def _lfs_pointer(sha256: str, size: int) -> bytes:
 
 def _git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+_SCAN_REUSE_S = 1.0  # how long a scan is trusted while no folder's mtime moved
+
+
+def _folder_stamps(root: Path) -> tuple[tuple[str, int], ...]:
+    """Each folder of a repo with its mtime: a file added, removed or renamed changes one."""
+    stamps = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not _hidden(d)]
+        with contextlib.suppress(OSError):
+            stamps.append((dirpath, os.stat(dirpath).st_mtime_ns))
+    return tuple(sorted(stamps))
 
 
 def _is_lfs(path: str, size: int) -> bool:
@@ -158,6 +173,9 @@ class RepoStore:
     def __init__(self, root: Path | None) -> None:
         self.root = Path(root) if root is not None else None
         self._hashes: dict[tuple[str, int, int], tuple[str, str | None]] = {}
+        self._scans: dict[
+            tuple[str, str, str], tuple[tuple[tuple[str, int], ...], float, Revision]
+        ] = {}
         self._lock = threading.Lock()
 
     def repo_ids(self) -> list[str]:
@@ -216,6 +234,22 @@ class RepoStore:
     # -- scanning and hashing ------------------------------------------------------------
 
     def _scan(self, repo_id: str, name: str, kind: str, root: Path) -> Revision:
+        """The revision as the files are now. A scan is reused for a moment while no folder of
+        the repo changed (every request resolves a revision: a 500-file repo would otherwise be
+        walked and stat-ed 500 times for one snapshot download)."""
+        dirs = _folder_stamps(root)
+        key = (repo_id, name, str(root))
+        now = time.monotonic()
+        with self._lock:
+            cached = self._scans.get(key)
+        if cached is not None and cached[0] == dirs and now - cached[1] < _SCAN_REUSE_S:
+            return cached[2]
+        revision = self._walk(repo_id, name, kind, root)
+        with self._lock:
+            self._scans[key] = (dirs, now, revision)
+        return revision
+
+    def _walk(self, repo_id: str, name: str, kind: str, root: Path) -> Revision:
         files = []
         mtimes = []
         for dirpath, dirnames, filenames in os.walk(root):

@@ -1,0 +1,203 @@
+"""1 GiB from the loopback hub: nbmodels against huggingface_hub.snapshot_download and curl.
+
+Three shapes of the same gigabyte, each fetched into a fresh cache by each method, in one
+run: (a) one 1 GiB file, (b) eight 128 MiB shards, (c) 500 files of 2 MiB. nbmodels checks
+every file's sha256 while it streams; snapshot_download (huggingface_hub 2.4) hashes
+nothing; curl neither (it is the practical limit here: one process, files one after another,
+``-o`` to disk). Also: the throttle against its limit, and a resume after SIGKILL at 50 %
+(bytes fetched again beyond what was missing).
+
+    python benchmarks/run_download.py            # the whole table (about a minute)
+    python benchmarks/run_download.py --gib 0.25 # a quick one
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars in the table
+
+ORG = "bench"
+
+
+@dataclass
+class Row:
+    case: str
+    nbmodels_s: float
+    hub_s: float
+    curl_s: float
+    nbytes: int
+
+    def mbps(self, seconds: float) -> float:
+        return self.nbytes / seconds / 1e6
+
+
+def make_repos(root: Path, total: int) -> dict[str, list[tuple[str, int]]]:
+    """Three repos holding ``total`` bytes each: one file, 8 shards, 500 small files."""
+    shapes = {
+        "one file": [("model.bin", total)],
+        "8 shards": [(f"shard-{i}.safetensors", total // 8) for i in range(8)],
+        "500 files": [(f"files/part-{i:03d}.bin", total // 500) for i in range(500)],
+    }
+    block = os.urandom(1 << 20)
+    for name, files in shapes.items():
+        repo = root / ORG / name.replace(" ", "-")
+        for path, size in files:
+            target = repo / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as fh:
+                left = size
+                while left > 0:  # distinct content per file: a byte of the path in front
+                    chunk = block[: min(len(block), left)]
+                    fh.write(chunk)
+                    left -= len(chunk)
+                fh.seek(0)
+                fh.write(path.encode())
+    return shapes
+
+
+def _time(fn) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run(gib: float = 1.0, repeat: int = 1) -> tuple[list[Row], dict[str, float]]:
+    from huggingface_hub import HfApi
+
+    from nbmodels import Settings
+    from nbmodels.demo.hub import HubServer
+    from nbmodels.downloader import Downloader
+
+    total = int(gib * 2**30)
+    work = Path(tempfile.mkdtemp(prefix="nbmodels-bench-dl-"))
+    try:
+        shapes = make_repos(work / "repos", total)
+        rows: list[Row] = []
+        extra: dict[str, float] = {}
+        with HubServer(work / "repos") as hub:
+            api = HfApi(endpoint=hub.url, token=False)
+            for name, files in shapes.items():
+                repo_id = f"{ORG}/{name.replace(' ', '-')}"
+                # the server hashes a repo's files on first listing: before any timing
+                commit = api.model_info(repo_id, files_metadata=True).sha
+                times: dict[str, list[float]] = {"nbmodels": [], "hub": [], "curl": []}
+                for _ in range(repeat):
+                    cache = work / "cache"
+
+                    def ours() -> None:
+                        d = Downloader(
+                            Settings(home=work / "home", hf_endpoint=hub.url, hf_cache=cache)
+                        )
+                        d.download(repo_id, ignore_patterns=["README.md", ".gitattributes"]).wait()  # type: ignore[union-attr]
+
+                    def theirs() -> None:
+                        api.snapshot_download(
+                            repo_id,
+                            cache_dir=cache,
+                            ignore_patterns=["README.md", ".gitattributes"],
+                        )
+
+                    def curl() -> None:
+                        out = cache / "curl"
+                        out.mkdir(parents=True, exist_ok=True)
+                        args = ["curl", "-s", "--fail"]
+                        for i, (path, _size) in enumerate(files):
+                            args += [
+                                f"{hub.url}/{repo_id}/resolve/{commit}/{path}",
+                                "-o",
+                                str(out / f"f{i}"),
+                            ]
+                        subprocess.run(args, check=True)
+
+                    for label, fn in (("nbmodels", ours), ("hub", theirs), ("curl", curl)):
+                        shutil.rmtree(cache, ignore_errors=True)
+                        times[label].append(_time(fn))
+                    shutil.rmtree(cache, ignore_errors=True)
+                rows.append(
+                    Row(
+                        name,
+                        statistics.median(times["nbmodels"]),
+                        statistics.median(times["hub"]),
+                        statistics.median(times["curl"]),
+                        sum(size for _, size in files),
+                    )
+                )
+            extra.update(_throttle(hub, work))
+            extra.update(_kill_resume(hub, work))
+        return rows, extra
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _throttle(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from nbmodels import Settings
+    from nbmodels.downloader import Downloader
+
+    rate = 50e6
+    cache = work / "throttle"
+    d = Downloader(
+        Settings(home=work / "home", hf_endpoint=hub.url, hf_cache=cache), max_bytes_per_second=rate
+    )
+    task = d.download(
+        "bench/8-shards", allow_patterns=["shard-0.safetensors", "shard-1.safetensors"]
+    )
+    t0 = time.perf_counter()
+    task.wait()  # type: ignore[union-attr]
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(cache, ignore_errors=True)
+    return {
+        "throttle limit MB/s": rate / 1e6,
+        "throttle measured MB/s": task.plan.total_bytes / seconds / 1e6,
+    }  # type: ignore[union-attr]
+
+
+_CHILD = """
+import sys
+from nbmodels import Settings
+from nbmodels.downloader import Downloader
+d = Downloader(Settings(home=sys.argv[2] + "/home", hf_endpoint=sys.argv[1], hf_cache=sys.argv[2]),
+               max_bytes_per_second=float(sys.argv[3]))
+d.download("bench/one-file").wait()
+"""
+
+
+def _kill_resume(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from nbmodels import Settings
+    from nbmodels.downloader import PARTIAL_SUFFIX, Downloader
+
+    cache = work / "kill"
+    size = next((work / "repos" / "bench" / "one-file").glob("model.bin")).stat().st_size
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, hub.url, str(cache), str(200e6)])
+    partial: Path | None = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(cache.glob(f"models--*/blobs/*{PARTIAL_SUFFIX}"))
+        if found and found[0].stat().st_size >= size // 2:
+            partial = found[0]
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    kept = partial.stat().st_size if partial else 0
+    start = len(hub.requests)
+    Downloader(Settings(home=work / "home", hf_endpoint=hub.url, hf_cache=cache)).download(
+        "bench/one-file"
+    ).wait()  # type: ignore[union-attr]
+    ranges = [r.range for r in hub.requests[start:] if r.method == "GET" and "model.bin" in r.path]
+    refetched = size - int(ranges[0].split("=")[1].rstrip("-")) if ranges and ranges[0] else size
+    missing = size - kept
+    shutil.rmtree(cache, ignore_errors=True)
+    return {
+        "kill at %": 100 * kept / size,
+        "resume fetched / missing": refetched / missing if missing else 0.0,
+    }
