@@ -157,6 +157,18 @@ class DownloadPlan:
             ]
         )
 
+    def _repr_html_(self) -> str:
+        import html
+
+        frame = self.to_frame()
+        return (
+            f"<b>{html.escape(self.model_id)}</b> at {self.commit[:8]}: {len(self.files)} files, "
+            f"{_human(self.total_bytes)}; {sum(p.cached for p in self.files)} cached, "
+            f"{_human(self.missing_bytes)} to fetch"
+            + (f", {_human(self.free_bytes)} free" if self.free_bytes is not None else "")
+            + frame.to_html(index=False, border=0)
+        )
+
     def __repr__(self) -> str:
         cached = sum(p.cached for p in self.files)
         return (
@@ -472,8 +484,15 @@ class DownloadTask:
     removes the partial files of a failed or cancelled task.
     """
 
-    def __init__(self, downloader: Downloader, plan: DownloadPlan, token: str | None) -> None:
+    def __init__(
+        self,
+        downloader: Downloader,
+        plan: DownloadPlan,
+        token: str | None,
+        request: dict[str, Any] | None = None,
+    ) -> None:
         self.downloader = downloader
+        self._request = dict(request or {})  # how to start it again (holds the token: private)
         self.plan = plan
         self.model_id = plan.model_id
         self._token = token  # never shown: not in repr, progress or errors
@@ -563,10 +582,21 @@ class DownloadTask:
             f"({_human(p.downloaded_bytes)} of {_human(p.total_bytes or 0)})>"
         )
 
-    def _repr_html_(self) -> str:
-        import html
+    def restart(self) -> DownloadTask:
+        """The same download started again (after a failure or cancel it resumes)."""
+        if not self.done:
+            raise DownloadError(f"{self.model_id} is still downloading; cancel() it first.")
+        task = self.downloader.download(**self._request)
+        assert isinstance(task, DownloadTask)
+        return task
 
-        return f"<code>{html.escape(repr(self))}</code>"
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """In a notebook: a live panel (bar, speed, ETA, cancel, retry)."""
+        try:
+            from .widgets.downloads import DownloadPanel
+        except ImportError:  # no ipywidgets: the text
+            return {"text/plain": repr(self)}
+        return DownloadPanel([self])._repr_mimebundle_(**kwargs)
 
     # -- the work --------------------------------------------------------------------------------
     def _start(self) -> DownloadTask:
@@ -777,7 +807,15 @@ class Downloader:
                 f"{plan.target.parent} has {_human(free)} free: free some space, "
                 "choose fewer files (allow_patterns=...), or set HF_HUB_CACHE elsewhere."
             )
-        task = DownloadTask(self, plan, token)
+        request = {
+            "model_or_id": model_or_id,
+            "revision": revision,
+            "allow_patterns": allow_patterns,
+            "ignore_patterns": ignore_patterns,
+            "local_dir": local_dir,
+            "token": token,
+        }
+        task = DownloadTask(self, plan, token, request)
         with self._tasks_lock:
             self._tasks.append(task)
         return task._start()
