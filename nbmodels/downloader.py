@@ -230,6 +230,12 @@ class Throttle:
         self._lock = threading.Lock()
         self._next = time.monotonic()  # when the next byte may go
 
+    @property
+    def piece(self) -> int:
+        """The most bytes to read at once under the limit (about 1/20 s worth), so progress
+        moves smoothly and a cancel is quick; unlimited: no cap."""
+        return max(16 * 1024, int(self.rate / 20)) if self.rate else 1 << 62
+
     def take(self, n: int, cancel: threading.Event | None = None) -> None:
         """Wait until ``n`` more bytes fit under the limit (returns early on cancel)."""
         if not self.rate:
@@ -1058,7 +1064,7 @@ class Downloader:
                         if task._cancel.is_set():
                             raise DownloadCancelledError(f"{f.path}: cancelled")
                         buffer = sink.buffer()
-                        want = min(len(buffer), f.size - have)
+                        want = min(len(buffer), f.size - have, self.throttle.piece)
                         self.throttle.take(want, task._cancel)
                         try:
                             n = response.readinto(memoryview(buffer)[:want])

@@ -105,3 +105,46 @@ def test_browse_widget_searches_and_shows_details_in_jupyterlab(hub_server, tmp_
         ).wait_for()
         assert "apache-2.0" in page.locator(".nbm-browser").inner_text()
         page.screenshot(path=str(ARTIFACTS / "browse-sql.png"))
+
+
+def test_a_download_panel_streams_progress_and_cancels_in_jupyterlab(hub_server, tmp_path):
+    root = tmp_path / "lab"
+    root.mkdir()
+    write_notebook(
+        root / "download.ipynb",
+        [
+            "import nbmodels\n"
+            "d = nbmodels.Downloader(max_bytes_per_second=15_000)  # slow: there is time to watch\n"
+            f"task = d.download({CHAT!r})\n"
+            "task",
+        ],
+    )
+    env = {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
+        "HF_HOME": str(tmp_path / "kernel-hf"),
+        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
+        "OLLAMA_HOST": os.environ["OLLAMA_HOST"],
+    }
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=700) as page:
+        open_notebook(page, lab, "download.ipynb")
+        hide_left_area(page)
+        run_cell(page, 0)
+        panel = page.locator(".nbm-downloads")
+        panel.wait_for()
+        stats = panel.locator(".nbm-dl-stats").first
+        page.wait_for_function(
+            "el => /[1-9][0-9.]* KB \\//.test(el.innerText)", arg=stats.element_handle()
+        )
+        first = stats.inner_text()
+        page.wait_for_function(
+            "([el, before]) => el.innerText !== before", arg=[stats.element_handle(), first]
+        )
+        assert "KB/s" in stats.inner_text() and "files" in stats.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "download.png"))
+        panel.locator("button", has_text="Cancel").click()
+        panel.locator(".nbm-warn", has_text="cancelled").wait_for()
+        assert panel.locator("button", has_text="Retry").is_enabled()
+        page.screenshot(path=str(ARTIFACTS / "download-cancelled.png"))

@@ -602,3 +602,57 @@ def test_wait_with_a_timeout_says_how_far_it_got(hub: HubServer, tmp_path: Path)
     task.cancel()
     with pytest.raises(DownloadCancelledError):
         task.wait(30)
+
+
+# -- the notebook face ---------------------------------------------------------------------------
+def test_the_panel_follows_a_task_and_its_buttons_cancel_and_retry(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("ipywidgets")
+    from nbmodels.widgets.downloads import DownloadPanel
+
+    d = _downloader(hub, tmp_path, max_bytes_per_second=2_000_000)
+    task = _get(d, REPO, allow_patterns=WEIGHTS)
+    panel = DownloadPanel([task], interval=0.05)
+    row = panel.rows[0]
+    assert row.name.value == REPO and row.retry_button.disabled and not row.cancel_button.disabled
+    _wait_for(lambda: row.bar.value > 5)
+    assert "MB/s" in row.stats.value or "KB/s" in row.stats.value
+    row.cancel_button.click()
+    _wait_for(lambda: task.done)
+    _wait_for(lambda: row.bar.bar_style == "warning")
+    assert not row.retry_button.disabled and row.cancel_button.disabled
+    assert "resume" in row.message.value
+    d.throttle.rate = None  # the retry runs at full speed
+    row.retry_button.click()
+    assert row.task is not task
+    _wait_for(lambda: row.task.done and row.bar.bar_style == "success", 60)
+    assert row.bar.value == 100.0 and panel.overall.value == 100.0
+    assert "verified" in row.message.value and "1 download" in panel.summary.value
+    assert _sha256(_blob_of(tmp_path, repos)) == _blob_of(tmp_path, repos).name
+
+
+def test_a_task_shows_itself_as_the_panel_in_a_notebook(hub: HubServer, tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    task = _get(_downloader(hub, tmp_path), REPO, allow_patterns="*.json")
+    bundle = task._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    task.wait(30)
+
+
+def test_browse_downloads_the_selected_model(hub: HubServer, repos: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    import nbmodels
+    from nbmodels.catalog import Catalog
+
+    cat = Catalog(_settings(hub, tmp_path), sources=["huggingface"])
+    b = nbmodels.browse(cat, query="download")
+    assert b.download_button.disabled  # nothing picked yet
+    b.select(REPO)
+    assert b.selected is not None and not b.download_button.disabled
+    b.download_button.click()
+    panel = b._panel
+    assert panel is not None and b.downloads_box.children == (panel.widget,)
+    _wait_for(lambda: panel.rows[0].task.done, 60)
+    assert panel.rows[0].task.status is DownloadStatus.COMPLETED
+    assert _sha256(_blob_of(tmp_path, repos)) == _blob_of(tmp_path, repos).name

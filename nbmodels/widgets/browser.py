@@ -27,7 +27,7 @@ import ipywidgets as w
 
 from ..errors import ConfigurationError, NBModelsError
 from ..sources.base import SORT_FIELDS, SORT_KEYS
-from ..types import FileInfo, ModelMetadata, SupportedTask
+from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from ._common import (
     TABLE_CSS,
     PagedTable,
@@ -250,6 +250,16 @@ class Browser:
         for picker in (self.source_picker, self.task_picker, self.model_picker):
             _show_first_option_for_none(picker)
         self.detail = w.HTML(layout=w.Layout(width="100%"))
+        self.download_button = w.Button(
+            description="Download",
+            icon="download",
+            tooltip="Download the selected model into the Hugging Face cache",
+            disabled=True,
+            layout=w.Layout(flex="0 0 auto", width="120px"),
+        )
+        self.downloads_box = w.VBox(layout=w.Layout(width="100%"))
+        self.downloader: Any = None  # a nbmodels Downloader, made on the first download
+        self._panel: Any = None
         self.sql_box = w.Textarea(
             value=DEFAULT_SQL,
             placeholder="SELECT ... FROM models",
@@ -292,8 +302,9 @@ class Browser:
                     wrap=True,
                 ),
                 self.table.widget,
-                self.model_picker,
+                row([self.model_picker, self.download_button]),
                 self.detail,
+                self.downloads_box,
             ],
         )
         sql_tab = w.VBox(
@@ -332,6 +343,7 @@ class Browser:
         self.table.on_page(lambda _t: self._fill_model_picker())
         self.model_picker.observe(self._on_pick, names="value")
         self.sql_button.on_click(lambda _b: self.run_sql())
+        self.download_button.on_click(lambda _b: self.download())
 
     # -- display --------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -394,6 +406,7 @@ class Browser:
         if self.selected is not None and self.selected.key not in set(frame.get("key", ())):
             self.selected = None  # the old model's details go with the old results
             self.detail.value = ""
+            self.download_button.disabled = True
         self._mark_sort_column()
         self.table.set_frame(frame)
         found = len(frame)
@@ -434,10 +447,34 @@ class Browser:
             meta = self.catalog.model_info(model_id, source=source or None)
         self.selected = meta
         self.detail.value = render_details(meta)
+        self.download_button.disabled = meta.source is not ModelSource.HUGGING_FACE
         self.table.render()  # highlight the row
         files = f", {len(meta.files)} files" if meta.files else ""
         self._set_status([("info", f"Details of {model_id}{files}")])
         return meta
+
+    @_guarded
+    def download(self) -> Any:
+        """Start downloading the selected model; its progress shows under the details."""
+        from ..downloader import Downloader
+        from .downloads import DownloadPanel
+
+        if self.selected is None:
+            raise ConfigurationError("Pick a model first (the details dropdown).")
+        if self.selected.source is not ModelSource.HUGGING_FACE:
+            raise ConfigurationError(
+                f"{self.selected.id} is a {self.selected.source.value} model; only Hugging "
+                "Face models download from here so far."
+            )
+        if self.downloader is None:
+            self.downloader = Downloader(self.catalog.settings)
+        task = self.downloader.download(self.selected.id)
+        if self._panel is None:
+            self._panel = DownloadPanel()
+            self.downloads_box.children = [self._panel.widget]
+        self._panel.add(task)
+        self._set_status([("info", f"Downloading {self.selected.id}…")])
+        return task
 
     @_guarded
     def run_sql(self, query: str | None = None) -> pd.DataFrame | None:

@@ -158,9 +158,13 @@ class DownloadPanel:
         states = [r.task.progress.status for r in rows]
         running = sum(s in (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING) for s in states)
         finished = sum(s is DownloadStatus.COMPLETED for s in states)
+        counts = [f"{running} running", f"{finished} done"]
+        for state in (DownloadStatus.CANCELLED, DownloadStatus.FAILED):
+            if n := sum(s is state for s in states):
+                counts.append(f"{n} {state.value}")
         self.summary.value = (
             f'<span class="nbm-muted">{len(rows)} download{"s" if len(rows) != 1 else ""}: '
-            f"{running} running, {finished} done · {_human(done)} of {_human(total)}</span>"
+            f"{', '.join(counts)} · {_human(done)} of {_human(total)}</span>"
         )
         self.overall.bar_style = "success" if rows and finished == len(rows) else "info"
 
