@@ -38,6 +38,7 @@ from nbmodels.errors import (
     DownloadError,
     InsufficientSpaceError,
     ModelNotFoundError,
+    NBModelsError,
     UnsafePathError,
 )
 from nbmodels.types import DownloadStatus
@@ -656,3 +657,113 @@ def test_browse_downloads_the_selected_model(hub: HubServer, repos: Path, tmp_pa
     _wait_for(lambda: panel.rows[0].task.done, 60)
     assert panel.rows[0].task.status is DownloadStatus.COMPLETED
     assert _sha256(_blob_of(tmp_path, repos)) == _blob_of(tmp_path, repos).name
+
+
+# -- more ways a hub or a disk can be wrong ------------------------------------------------------
+def test_a_hub_that_ignores_range_restarts_the_file_and_ends_verified(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    hub.add_fault("drop", path=WEIGHTS, at=SIZE // 2)
+    hub.add_fault("ignore-range", path=WEIGHTS)
+    start = len(hub.requests)
+    _get(_downloader(hub, tmp_path), REPO, allow_patterns=WEIGHTS).wait(60)
+    gets = _gets(hub, WEIGHTS, start)
+    assert [g.range for g in gets][:2] == [None, f"bytes={SIZE // 2}-"]  # type: ignore[attr-defined]
+    assert gets[1].status == 200  # type: ignore[attr-defined]
+    blob = _blob_of(tmp_path, repos)
+    assert _sha256(blob) == blob.name
+    _no_corrupt_file(tmp_path, repos)
+
+
+def test_a_redirect_loop_fails_clearly_and_writes_nothing(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    hub.add_fault("redirect", path=WEIGHTS, location=hub.url, times=100)
+    task = _get(_downloader(hub, tmp_path), REPO, allow_patterns=WEIGHTS)
+    with pytest.raises(DownloadError, match="Too many redirects"):
+        task.wait(60)
+    assert not _blob_of(tmp_path, repos).exists()
+    _no_corrupt_file(tmp_path, repos)
+
+
+def test_a_partial_longer_than_the_file_is_not_trusted(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    blob = _blob_of(tmp_path, repos)
+    partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"x" * (SIZE + 10))
+    _get(_downloader(hub, tmp_path), REPO, allow_patterns=WEIGHTS).wait(60)
+    assert _sha256(blob) == blob.name and not partial.exists()
+
+
+def test_a_partial_with_wrong_bytes_is_caught_by_the_hash_and_removed(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    blob = _blob_of(tmp_path, repos)
+    partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
+    partial.parent.mkdir(parents=True)
+    good = (repos / REPO / WEIGHTS).read_bytes()
+    partial.write_bytes(good[:1000] + b"\x00" + good[1001 : 2**20])  # resumed, but damaged
+    d = _downloader(hub, tmp_path)
+    with pytest.raises(ChecksumMismatchError):
+        _get(d, REPO, allow_patterns=WEIGHTS).wait(60)
+    assert not partial.exists() and not blob.exists()
+    _get(d, REPO, allow_patterns=WEIGHTS).wait(60)
+    assert _sha256(blob) == blob.name
+
+
+def test_a_corrupted_small_git_file_fails_its_git_blob_sha1(
+    hub: HubServer, repos: Path, tmp_path: Path
+) -> None:
+    hub.add_fault("corrupt", path="config.json", at=3)
+    task = _get(_downloader(hub, tmp_path), REPO, allow_patterns="config.json")
+    with pytest.raises(ChecksumMismatchError, match="git blob sha1"):
+        task.wait(30)
+    blobs = repo_folder(tmp_path / "hf", REPO) / "blobs"
+    assert [p.name for p in blobs.iterdir() if not p.name.endswith(LOCK_SUFFIX)] == []
+
+
+@pytest.mark.parametrize("kind", ["drop", "status", "corrupt", "short", "stall"])
+def test_faults_on_one_of_many_files_leave_the_others_and_no_corrupt_file(
+    hub: HubServer, repos: Path, tmp_path: Path, kind: str
+) -> None:
+    options = {"at": 1000, "delay": 2.5} if kind == "stall" else {"at": 1000}
+    hub.add_fault(kind, path="shards/part-3.safetensors", times=1, **options)
+    task = _get(_downloader(hub, tmp_path), REPO, allow_patterns="shards/*")
+    if kind == "corrupt":
+        with pytest.raises(ChecksumMismatchError):
+            task.wait(60)
+    else:
+        task.wait(60)
+        assert Downloader(_settings(hub, tmp_path)).verify(REPO).bad == ()
+    _no_corrupt_file(tmp_path, repos)
+
+
+def test_a_hub_answering_html_is_a_clear_error(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>Welcome to the captive portal</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        d = Downloader(Settings(home=tmp_path / "home", hf_endpoint=url, hf_cache=tmp_path / "hf"))
+        with pytest.raises(NBModelsError) as caught:
+            d.download(REPO)
+        assert url in str(caught.value) or "Hub" in str(caught.value)
+        assert not (tmp_path / "hf").exists()
+    finally:
+        server.shutdown()

@@ -72,7 +72,17 @@ class RequestRecord:
 
 
 #: what :meth:`HubServer.add_fault` can make a file download do
-FAULT_KINDS = ("drop", "status", "stall", "trickle", "corrupt", "short", "long", "redirect")
+FAULT_KINDS = (
+    "drop",
+    "status",
+    "stall",
+    "trickle",
+    "corrupt",
+    "short",
+    "long",
+    "redirect",
+    "ignore-range",
+)
 
 
 @dataclass
@@ -85,7 +95,7 @@ class Fault:
     ``at``-byte pieces ``delay`` seconds apart. ``corrupt``: the byte at offset ``at`` is
     flipped. ``short``/``long``: Content-Length and body ``at`` bytes shorter/longer than the
     file. ``redirect``: a 302 to ``location`` + the same path (another host, like the Hub's
-    CDN).
+    CDN). ``ignore-range``: a ``Range`` request gets the whole file with 200.
     """
 
     kind: str
@@ -543,6 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
         start, end = 0, file.size - 1
         status = 200
         range_header = (self.headers.get("Range") or "").strip()
+        if fault is not None and fault.kind == "ignore-range":
+            range_header, fault = "", None
         if _RANGE.match(range_header):
             parsed = _parse_range(range_header, file.size)
             if parsed is None:
