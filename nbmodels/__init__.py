@@ -51,6 +51,7 @@ _LAZY = {
     "browse": "nbmodels.widgets",
     "download": "nbmodels.downloader",
     "downloads": "nbmodels.downloader",
+    "downloaded_models": "nbmodels.downloader",
     "verify": "nbmodels.downloader",
     "Downloader": "nbmodels.downloader",
     "DownloadTask": "nbmodels.downloader",
@@ -79,6 +80,7 @@ __all__ = [
     "classify_model_type",
     "detect_tasks",
     "download",
+    "downloaded_models",
     "downloads",
     "get_source",
     "model_info",
@@ -104,7 +106,14 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
-    from .downloader import Downloader, DownloadTask, download, downloads, verify
+    from .downloader import (
+        Downloader,
+        DownloadTask,
+        download,
+        downloaded_models,
+        downloads,
+        verify,
+    )
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse

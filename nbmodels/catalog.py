@@ -677,7 +677,7 @@ class Catalog:
             sql += f" LIMIT {int(limit)}"
         result = self._query(sql, [*params, *order_params])
         self._say_what_was_left_out(clauses, result, limit, capped)
-        return result
+        return _downloaded_from_disk(result, self.settings.hf_cache)
 
     def _say_what_was_left_out(
         self,
@@ -852,6 +852,37 @@ class Catalog:
                 f"No row {key!r} in the catalog; search() or model_info() first."
             )
         return _frame.from_row(df.iloc[0])
+
+
+def hf_cached_repos(cache: Path) -> set[str]:
+    """Repo ids with at least one snapshot in the Hugging Face cache at ``cache``: what is on
+    disk now (a listing of folders, no hashing; ``nbmodels.verify`` checks the bytes)."""
+    found: set[str] = set()
+    try:
+        entries = list(Path(cache).iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.name.startswith("models--"):
+            continue
+        snapshots = entry / "snapshots"
+        try:
+            if any(any(commit.iterdir()) for commit in snapshots.iterdir() if commit.is_dir()):
+                found.add(entry.name.removeprefix("models--").replace("--", "/", 1))
+        except OSError:
+            continue
+    return found
+
+
+def _downloaded_from_disk(frame: pd.DataFrame, cache: Path) -> pd.DataFrame:
+    """``is_downloaded`` of Hub rows as the disk says now, not as it was when the row was
+    fetched (a flag stored then goes stale when a model is downloaded or deleted later)."""
+    if not len(frame) or "is_downloaded" not in frame:
+        return frame
+    hub = frame["source"] == ModelSource.HUGGING_FACE.value
+    if hub.any():
+        frame.loc[hub, "is_downloaded"] = frame.loc[hub, "id"].isin(hf_cached_repos(cache))
+    return frame
 
 
 def _takes_revision(source: Source) -> bool:

@@ -1215,9 +1215,24 @@ def downloads() -> list[DownloadTask]:
     return default_downloader().downloads()
 
 
+def downloaded_models(settings: Settings | None = None) -> Any:
+    """What is on disk now, as a DataFrame (the catalog's columns): the Hugging Face cache,
+    Ollama's store and the folders of ``NBMODELS_LOCAL_PATHS``, read from the disk itself."""
+    from .frame import to_frame
+    from .sources.local import LocalSource
+
+    return to_frame(LocalSource(settings or default_settings()).models())
+
+
 def verify(model_or_id: str | ModelMetadata, **kwargs: Any) -> VerifyReport:
     """Recheck a downloaded model's files against their published hashes."""
     return default_downloader().verify(model_or_id, **kwargs)
 
 
-__all__ += ["BlobLock", "Throttle", "default_downloader", "safe_relative_path"]
+__all__ += [
+    "BlobLock",
+    "Throttle",
+    "default_downloader",
+    "downloaded_models",
+    "safe_relative_path",
+]

@@ -767,3 +767,28 @@ def test_a_hub_answering_html_is_a_clear_error(tmp_path: Path) -> None:
         assert not (tmp_path / "hf").exists()
     finally:
         server.shutdown()
+
+
+def test_the_catalog_learns_what_is_downloaded_from_the_disk(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    import shutil
+
+    import nbmodels
+    from nbmodels.catalog import Catalog
+
+    settings = _settings(hub, tmp_path)
+    cat = Catalog(settings, sources=["huggingface"])
+
+    def flag() -> bool:
+        row = cat.search("download", online=False, limit=None)
+        return bool(row.loc[row["id"] == REPO, "is_downloaded"].iloc[0])
+
+    assert REPO in set(cat.search("download", limit=None)["id"])
+    assert flag() is False
+    Downloader(settings).download(REPO, allow_patterns="*.json").wait(30)  # type: ignore[union-attr]
+    assert flag() is True  # the same remembered answer, the disk's truth
+    on_disk = nbmodels.downloaded_models(settings)
+    assert REPO in set(on_disk["id"]) and on_disk.loc[on_disk["id"] == REPO, "local_path"].iloc[0]
+    shutil.rmtree(repo_folder(tmp_path / "hf", REPO))
+    assert flag() is False  # deleted behind nbmodels' back: not shown as downloaded
