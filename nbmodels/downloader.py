@@ -131,6 +131,7 @@ class DownloadPlan:
     target: Path  # the snapshot folder (or local_dir)
     free_bytes: int | None = None
     local_dir: bool = False  # files go straight into ``target`` (no cache layout)
+    kind: str = "huggingface"  # or "ollama": pulled through a running Ollama's /api/pull
 
     @property
     def total_bytes(self) -> int:
@@ -645,11 +646,14 @@ class DownloadTask:
                 error_message=str(exc),
             )
         else:
+            total = self._progress.total_bytes or self.plan.total_bytes
+            files = self._progress.files_total or len(self.plan.files)
             self._update(
                 status=DownloadStatus.COMPLETED,
-                status_message=f"done: {len(self.plan.files)} files verified",
-                downloaded_bytes=self.plan.total_bytes,
-                files_done=len(self.plan.files),
+                status_message=f"done: {files} files verified",
+                downloaded_bytes=total,
+                total_bytes=total,
+                files_done=files,
                 current_file=None,
                 eta_seconds=0.0,
             )
@@ -790,11 +794,14 @@ class Downloader:
     ) -> DownloadTask | DownloadPlan:
         """Start downloading ``model_or_id``; returns a :class:`DownloadTask` at once (or, with
         ``dry_run=True``, the :class:`DownloadPlan` and writes nothing)."""
-        if source not in (None, "huggingface", "hf"):
+        if source not in (None, "huggingface", "hf", "ollama"):
             raise ConfigurationError(
-                f"download(source={source!r}): only Hugging Face repositories download here "
-                "so far; Ollama models come through `ollama pull` for now."
+                f"download(source={source!r}): choose 'huggingface' (the default) or 'ollama'."
             )
+        if isinstance(model_or_id, ModelMetadata) and source is None:
+            source = "ollama" if model_or_id.source.value == "ollama" else None
+        if source == "ollama":
+            return self._start_ollama(model_or_id, dry_run=dry_run)
         token = token if token is not None else self.settings.hf_token
         plan = self.plan(
             model_or_id,
@@ -825,6 +832,82 @@ class Downloader:
         with self._tasks_lock:
             self._tasks.append(task)
         return task._start()
+
+    def _start_ollama(self, model_or_id: str | ModelMetadata, *, dry_run: bool) -> DownloadTask:
+        name = model_or_id.id if isinstance(model_or_id, ModelMetadata) else str(model_or_id)
+        name = name.strip()
+        if not name:
+            raise ConfigurationError(
+                "download(source='ollama') needs a model name, e.g. 'llama3.2:1b'."
+            )
+        if dry_run:
+            raise ConfigurationError(
+                "dry_run=True lists Hub files; Ollama's pull API has no listing (the library's "
+                "sizes are in nbmodels.search(source='ollama'))."
+            )
+        from .ollama_store import OllamaStore
+
+        store = OllamaStore(self.settings.ollama_models)
+        plan = DownloadPlan(
+            name,
+            name.rpartition(":")[2] or "latest",
+            "",
+            (),
+            store.manifest_path(name),
+            kind="ollama",
+        )
+        task = DownloadTask(self, plan, None, {"model_or_id": name, "source": "ollama"})
+        with self._tasks_lock:
+            self._tasks.append(task)
+        return task._start()
+
+    def _pull_ollama(self, task: DownloadTask) -> None:
+        """Pull through the Ollama at ``settings.ollama_host`` (the real ``ollama`` client):
+        its progress events become the task's; a cancel closes the stream (Ollama keeps its
+        partial layers, so pulling again resumes)."""
+        import httpx
+        import ollama
+
+        from .errors import OllamaNotRunningError
+
+        host = self.settings.ollama_host
+        client = ollama.Client(host=host)
+        totals: dict[str, int] = {}
+        done: dict[str, int] = {}
+        stream = client.pull(task.model_id, stream=True)
+        try:
+            for event in stream:
+                if task._cancel.is_set():
+                    raise DownloadCancelledError(f"The pull of {task.model_id} was cancelled.")
+                digest, total = event.digest, event.total
+                if digest and total:
+                    totals[digest] = int(total)
+                    done[digest] = int(event.completed or 0)
+                task._update(
+                    status_message=str(event.status or ""),
+                    current_file=digest or None,
+                    total_bytes=sum(totals.values()) or None,
+                    downloaded_bytes=sum(done.values()),
+                    files_total=len(totals),
+                    files_done=sum(done[d] >= totals[d] for d in totals),
+                )
+                if event.status == "success":
+                    return
+        except ollama.ResponseError as exc:
+            raise DownloadError(
+                f"Ollama at {host} could not pull {task.model_id}: {exc.error}. Check the name "
+                "(nbmodels.search(source='ollama') lists the library)."
+            ) from None
+        except (httpx.ConnectError, ConnectionError) as exc:
+            raise OllamaNotRunningError(
+                f"No Ollama answers at {host} ({type(exc).__name__}); start it with `ollama "
+                "serve` or set OLLAMA_HOST."
+            ) from None
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        raise DownloadError(f"Ollama's pull of {task.model_id} ended without success.")
 
     def downloads(self) -> list[DownloadTask]:
         """Every task this downloader started, oldest first."""
@@ -859,6 +942,8 @@ class Downloader:
 
     def _execute(self, task: DownloadTask) -> None:
         plan = task.plan
+        if plan.kind == "ollama":
+            return self._pull_ollama(task)
         todo = [p.file for p in plan.files if not p.cached]
         todo.sort(key=lambda f: -f.size)  # big files first: the slots stay busy to the end
         errors: list[BaseException] = []

@@ -792,3 +792,44 @@ def test_the_catalog_learns_what_is_downloaded_from_the_disk(
     assert REPO in set(on_disk["id"]) and on_disk.loc[on_disk["id"] == REPO, "local_path"].iloc[0]
     shutil.rmtree(repo_folder(tmp_path / "hf", REPO))
     assert flag() is False  # deleted behind nbmodels' back: not shown as downloaded
+
+
+# -- Ollama models through a running Ollama's /api/pull ---------------------------------------------
+def test_an_ollama_model_pulls_with_the_same_task_and_progress(
+    ollama_host: str, tmp_path: Path
+) -> None:
+    import ollama
+
+    settings = Settings.from_env(ollama_host=ollama_host, home=tmp_path / "home")
+    seen: list[tuple[int, int | None]] = []
+    d = Downloader(settings, callbacks=[lambda _m, done, total, _s: seen.append((done, total))])
+    task = _get(d, "all-minilm:22m", source="ollama")
+    assert task.wait(60).status is DownloadStatus.COMPLETED
+    p = task.progress
+    assert p.total_bytes and p.downloaded_bytes == p.total_bytes and p.files_total >= 2
+    assert any(0 < done < (total or 0) for done, total in seen), "progress moved in steps"
+    client = ollama.Client(host=ollama_host)
+    assert "all-minilm:22m" in {m.model for m in client.list().models}
+    assert task.result().is_file()  # the manifest in Ollama's store
+
+
+def test_an_unknown_ollama_model_is_a_clear_error(ollama_host: str, tmp_path: Path) -> None:
+    settings = Settings.from_env(ollama_host=ollama_host, home=tmp_path / "home")
+    task = _get(Downloader(settings), "no-such-model:1b", source="ollama")
+    with pytest.raises(DownloadError, match="could not pull no-such-model"):
+        task.wait(30)
+
+
+def test_no_ollama_running_says_how_to_start_it(tmp_path: Path) -> None:
+    import socket
+
+    from nbmodels.errors import OllamaNotRunningError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    task = _get(
+        Downloader(Settings(home=tmp_path / "h", ollama_host=dead)), "x:1b", source="ollama"
+    )
+    with pytest.raises(OllamaNotRunningError, match="ollama serve"):
+        task.wait(30)
