@@ -48,6 +48,7 @@ import hashlib
 import http.client
 import os
 import random
+import re
 import shutil
 import socket
 import threading
@@ -131,7 +132,9 @@ class DownloadPlan:
     target: Path  # the snapshot folder (or local_dir)
     free_bytes: int | None = None
     local_dir: bool = False  # files go straight into ``target`` (no cache layout)
-    kind: str = "huggingface"  # or "ollama": pulled through a running Ollama's /api/pull
+    kind: str = "huggingface"  # "ollama": through a running Ollama; "ollama-registry": OCI
+    manifest: Any = None  # ollama-registry: the manifest written once every blob is in
+    source_url: str = ""  # ollama-registry: <registry>/v2/<namespace>/<model>
 
     @property
     def total_bytes(self) -> int:
@@ -475,6 +478,21 @@ def _open(
     raise DownloadError(f"Too many redirects fetching {_no_query(url)}.")
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _ollama_answers(host: str) -> bool:
+    """Whether an Ollama answers at ``host`` within a second (never raises)."""
+    try:
+        conn, response = _open(
+            f"{host.rstrip('/')}/api/version", {}, token=None, token_host="", timeout=1.0
+        )
+    except (_Retry, DownloadError):
+        return False
+    with contextlib.closing(conn):
+        return response.status == 200
+
+
 def _no_query(url: str) -> str:
     """A URL fit for a message: without its query (signed CDN URLs carry credentials)."""
     parts = urlsplit(url)
@@ -678,6 +696,7 @@ class Downloader:
         settings: Settings | None = None,
         *,
         max_concurrent_downloads: int = 4,
+        ollama_registry: str = "https://registry.ollama.ai",
         max_bytes_per_second: float | None = None,
         retries: int = 5,
         backoff: float = 0.5,
@@ -695,6 +714,7 @@ class Downloader:
             raise ConfigurationError(f"retries must be 0 or more, got {retries!r}.")
         self.settings = settings or default_settings()
         self.max_concurrent_downloads = max_concurrent_downloads
+        self.ollama_registry = ollama_registry.rstrip("/")
         self.throttle = Throttle(max_bytes_per_second)
         self.retries = retries
         self.backoff = backoff
@@ -791,9 +811,15 @@ class Downloader:
         local_dir: str | os.PathLike[str] | None = None,
         token: str | None = None,
         dry_run: bool = False,
+        via: str | None = None,
     ) -> DownloadTask | DownloadPlan:
         """Start downloading ``model_or_id``; returns a :class:`DownloadTask` at once (or, with
-        ``dry_run=True``, the :class:`DownloadPlan` and writes nothing)."""
+        ``dry_run=True``, the :class:`DownloadPlan` and writes nothing).
+
+        ``source="ollama"`` pulls an Ollama model: ``via="api"`` through the Ollama at
+        ``OLLAMA_HOST`` (``/api/pull``), ``via="registry"`` straight from the registry
+        (``ollama_registry``) into Ollama's store on disk, each blob checked by its digest, no
+        Ollama needed; by default the API when an Ollama answers, else the registry."""
         if source not in (None, "huggingface", "hf", "ollama"):
             raise ConfigurationError(
                 f"download(source={source!r}): choose 'huggingface' (the default) or 'ollama'."
@@ -801,7 +827,7 @@ class Downloader:
         if isinstance(model_or_id, ModelMetadata) and source is None:
             source = "ollama" if model_or_id.source.value == "ollama" else None
         if source == "ollama":
-            return self._start_ollama(model_or_id, dry_run=dry_run)
+            return self._start_ollama(model_or_id, dry_run=dry_run, via=via)
         token = token if token is not None else self.settings.hf_token
         plan = self.plan(
             model_or_id,
@@ -833,13 +859,41 @@ class Downloader:
             self._tasks.append(task)
         return task._start()
 
-    def _start_ollama(self, model_or_id: str | ModelMetadata, *, dry_run: bool) -> DownloadTask:
+    def _start_ollama(
+        self, model_or_id: str | ModelMetadata, *, dry_run: bool, via: str | None
+    ) -> DownloadTask | DownloadPlan:
         name = model_or_id.id if isinstance(model_or_id, ModelMetadata) else str(model_or_id)
         name = name.strip()
         if not name:
             raise ConfigurationError(
                 "download(source='ollama') needs a model name, e.g. 'llama3.2:1b'."
             )
+        if via not in (None, "api", "registry"):
+            raise ConfigurationError(f"via={via!r}: choose 'api', 'registry' or None.")
+        chosen = via is None
+        if via is None:
+            via = "api" if _ollama_answers(self.settings.ollama_host) else "registry"
+        if via == "registry":
+            try:
+                plan = self._registry_plan(name)
+            except DownloadError as exc:
+                if not chosen:
+                    raise
+                from .errors import OllamaNotRunningError
+
+                raise OllamaNotRunningError(
+                    f"No Ollama answers at {self.settings.ollama_host}, and pulling {name} "
+                    f"straight from the registry failed too ({exc}). Start Ollama with `ollama "
+                    "serve` (or set OLLAMA_HOST), or check the network."
+                ) from None
+            if dry_run:
+                return plan
+            task = DownloadTask(
+                self, plan, None, {"model_or_id": name, "source": "ollama", "via": "registry"}
+            )
+            with self._tasks_lock:
+                self._tasks.append(task)
+            return task._start()
         if dry_run:
             raise ConfigurationError(
                 "dry_run=True lists Hub files; Ollama's pull API has no listing (the library's "
@@ -860,6 +914,80 @@ class Downloader:
         with self._tasks_lock:
             self._tasks.append(task)
         return task._start()
+
+    def _registry_plan(self, name: str) -> DownloadPlan:
+        """The blobs of ``name``'s manifest in the registry, and which the store has."""
+        import json
+
+        from .ollama_store import OllamaStore, parse_model_name
+
+        try:
+            _host, namespace, model, tag = parse_model_name(name)
+        except ValueError as exc:
+            raise ConfigurationError(f"{name!r} is not an Ollama model name ({exc}).") from None
+        base = f"{self.ollama_registry}/v2/{namespace}/{model}"
+        headers = {
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json",
+            "User-Agent": "nbmodels",
+        }
+        try:
+            conn, response = _open(
+                f"{base}/manifests/{tag}",
+                headers,
+                token=None,
+                token_host="",
+                timeout=self.settings.timeout,
+            )
+        except _Retry as exc:
+            raise DownloadError(
+                f"The Ollama registry at {self.ollama_registry} cannot be reached ({exc})."
+            ) from None
+        try:
+            body = response.read(8 << 20)
+            status = response.status
+        finally:
+            conn.close()
+        if status == 404:
+            raise ModelNotFoundError(
+                f"The Ollama registry has no {name!r} (404); check the name and tag."
+            )
+        if status != 200:
+            raise DownloadError(f"The Ollama registry answered HTTP {status} for {name!r}.")
+        try:
+            manifest = json.loads(body)
+            entries = [*manifest["layers"], manifest["config"]]
+        except (ValueError, KeyError, TypeError):
+            raise DownloadError(
+                f"The Ollama registry sent no readable manifest for {name!r}."
+            ) from None
+        files: list[RemoteFile] = []
+        for entry in entries:
+            digest, size = entry.get("digest"), entry.get("size")
+            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)) or not isinstance(
+                size, int
+            ):
+                raise DownloadError(f"{name}: the manifest names a blob {digest!r} it cannot be.")
+            if all(f.path != digest for f in files):
+                files.append(RemoteFile(digest, size, sha256=digest.removeprefix("sha256:")))
+        store = OllamaStore(self.settings.ollama_models)
+        planned = []
+        for f in files:
+            blob = store.blob_path(f.path)
+            cached = blob.is_file() and blob.stat().st_size == f.size
+            partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
+            have = partial.stat().st_size if not cached and partial.is_file() else 0
+            planned.append(PlannedFile(f, cached, min(have, f.size)))
+        return DownloadPlan(
+            name,
+            tag,
+            hashlib.sha256(body).hexdigest(),
+            tuple(planned),
+            store.manifest_path(name),
+            free_bytes=_free_bytes(store.root),
+            kind="ollama-registry",
+            manifest=manifest,
+            source_url=base,
+        )
 
     def _pull_ollama(self, task: DownloadTask) -> None:
         """Pull through the Ollama at ``settings.ollama_host`` (the real ``ollama`` client):
@@ -916,6 +1044,10 @@ class Downloader:
 
     # -- paths -------------------------------------------------------------------------------
     def _final_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
+        if plan.kind == "ollama-registry":
+            from .ollama_store import OllamaStore
+
+            return OllamaStore(self.settings.ollama_models).blob_path(f.path)
         if self._is_local_dir(plan):
             return plan.target / safe_relative_path(f.path)
         return repo_folder(self.settings.hf_cache, plan.model_id) / "blobs" / f.etag
@@ -1028,8 +1160,11 @@ class Downloader:
         plan = task.plan
         settings = self.settings
         endpoint = settings.hf_endpoint.rstrip("/")
-        url = f"{endpoint}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
-        token_host = urlsplit(endpoint).netloc
+        if plan.kind == "ollama-registry":  # no token: the registry's blobs are public
+            url, token_host = f"{plan.source_url}/blobs/{f.path}", ""
+        else:
+            url = f"{endpoint}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
+            token_host = urlsplit(endpoint).netloc
         hasher = _Hasher(f)
         have = partial.stat().st_size if partial.is_file() else 0
         if have > f.size:  # more than the file holds: not ours to trust
@@ -1170,7 +1305,13 @@ class Downloader:
             conn.close()
 
     def _link(self, plan: DownloadPlan) -> None:
-        """``snapshots/<commit>/<path>`` links to the blobs, and ``refs/<revision>``."""
+        """``snapshots/<commit>/<path>`` links to the blobs, and ``refs/<revision>``; for an
+        Ollama registry pull, the manifest (written last: the model appears whole or not)."""
+        if plan.kind == "ollama-registry":
+            from .ollama_store import OllamaStore
+
+            OllamaStore(self.settings.ollama_models).write_manifest(plan.model_id, plan.manifest)
+            return
         if self._is_local_dir(plan):
             return
         folder = repo_folder(self.settings.hf_cache, plan.model_id)

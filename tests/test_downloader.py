@@ -828,8 +828,75 @@ def test_no_ollama_running_says_how_to_start_it(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    task = _get(
-        Downloader(Settings(home=tmp_path / "h", ollama_host=dead)), "x:1b", source="ollama"
-    )
+    d = Downloader(Settings(home=tmp_path / "h", ollama_host=dead), ollama_registry=dead)
+    task = _get(d, "x:1b", source="ollama", via="api")
     with pytest.raises(OllamaNotRunningError, match="ollama serve"):
         task.wait(30)
+    with pytest.raises(OllamaNotRunningError, match="registry failed too"):
+        d.download("x:1b", source="ollama")  # neither an Ollama nor the registry answers
+
+
+# -- Ollama models straight from a registry (OCI distribution API), no Ollama running ---------------
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[object]:
+    """A local registry serving real blobs (valid GGUF files and layers) by their digests."""
+    from nbmodels.demo.ollama.registry import RegistryServer
+    from nbmodels.demo.ollama.seed import seed_demo_models
+
+    seed_demo_models(tmp_path / "registry-store")
+    with RegistryServer(tmp_path / "registry-store") as server:
+        yield server
+
+
+def _registry_downloader(registry: object, tmp_path: Path) -> Downloader:
+    import socket
+
+    with socket.socket() as s:  # no Ollama anywhere
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    settings = Settings(home=tmp_path / "home", ollama_host=dead, ollama_models=tmp_path / "mine")
+    return Downloader(settings, ollama_registry=registry.url, backoff=0.01)  # type: ignore[attr-defined]
+
+
+def test_an_ollama_model_comes_straight_from_the_registry_into_the_store(
+    registry: object, tmp_path: Path
+) -> None:
+    from nbmodels.gguf_info import read_gguf_info
+    from nbmodels.ollama_store import OllamaStore
+
+    d = _registry_downloader(registry, tmp_path)
+    plan = d.download("tinyllama-chat", source="ollama", dry_run=True)
+    assert isinstance(plan, DownloadPlan) and plan.kind == "ollama-registry"
+    assert len(plan.files) >= 3 and not any(p.cached for p in plan.files)
+    assert not (tmp_path / "mine").exists()
+    task = _get(d, "tinyllama-chat", source="ollama")
+    assert task.wait(30).status is DownloadStatus.COMPLETED
+    store = OllamaStore(tmp_path / "mine")
+    model = store.get("tinyllama-chat:latest")
+    for layer in model.layers:
+        blob = store.blob_path(layer["digest"])
+        assert "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest() == layer["digest"]
+    gguf = model.model_blob
+    assert gguf is not None and read_gguf_info(gguf).architecture
+    assert task.result() == store.manifest_path("tinyllama-chat:latest")
+    again = d.download("tinyllama-chat", source="ollama", dry_run=True)
+    assert all(p.cached for p in again.files)  # type: ignore[union-attr]
+
+
+def test_a_registry_pull_resumes_a_dropped_blob_and_never_shows_a_half_model(
+    registry: object, tmp_path: Path
+) -> None:
+    from nbmodels.ollama_store import OllamaStore
+
+    registry.drop_at = 100  # type: ignore[attr-defined]
+    d = _registry_downloader(registry, tmp_path)
+    start = len(registry.requests)  # type: ignore[attr-defined]
+    _get(d, "tinyllama-chat", source="ollama").wait(30)
+    ranged = [r for r in registry.requests[start:] if r.range]  # type: ignore[attr-defined]
+    assert ranged and ranged[0].range == "bytes=100-"
+    assert "tinyllama-chat:latest" in OllamaStore(tmp_path / "mine")
+
+
+def test_a_registry_without_the_model_is_model_not_found(registry: object, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="no 'nope:1b'"):
+        _registry_downloader(registry, tmp_path).download("nope:1b", source="ollama")
