@@ -36,6 +36,7 @@ class Row:
     hub_s: float
     curl_s: float
     nbytes: int
+    rss_growth_mib: float = 0.0  # nbmodels: peak RSS during the download, above before it
 
     def mbps(self, seconds: float) -> float:
         return self.nbytes / seconds / 1e6
@@ -85,6 +86,36 @@ def _level_the_disk(source: Path) -> None:
                     pass
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _PeakRSS:
+    """The peak resident memory of this process while the block runs (sampled every 5 ms)."""
+
+    def __enter__(self) -> _PeakRSS:
+        import threading
+
+        self.before = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.before) / 2**20
+
+
 def _time(fn) -> float:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     fn()
@@ -115,6 +146,7 @@ def run(gib: float = 1.0, repeat: int = 1) -> tuple[list[Row], dict[str, float]]
                 # the server hashes a repo's files on first listing: before any timing
                 commit = api.model_info(repo_id, files_metadata=True).sha
                 times: dict[str, list[float]] = {"nbmodels": [], "hub": [], "curl": []}
+                growth: list[float] = []
                 for trial in range(repeat):
                     cache = work / "cache"
 
@@ -154,7 +186,10 @@ def run(gib: float = 1.0, repeat: int = 1) -> tuple[list[Row], dict[str, float]]
                     for label, fn in methods[shift:] + methods[:shift]:
                         shutil.rmtree(cache, ignore_errors=True)
                         _level_the_disk(work / "repos" / repo_id)
-                        times[label].append(_time(fn))
+                        with _PeakRSS() as rss:
+                            times[label].append(_time(fn))
+                        if label == "nbmodels":
+                            growth.append(rss.growth_mib)
                     shutil.rmtree(cache, ignore_errors=True)
                 rows.append(
                     Row(
@@ -163,6 +198,7 @@ def run(gib: float = 1.0, repeat: int = 1) -> tuple[list[Row], dict[str, float]]
                         statistics.median(times["hub"]),
                         statistics.median(times["curl"]),
                         sum(size for _, size in files),
+                        max(growth),
                     )
                 )
         finally:

@@ -27,13 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.gib:g} GiB from the loopback hub, sha256 checked by nbmodels only, median of {args.repeat}\n"
     )
-    head = f"{'case':<10} {'nbmodels s':>11} {'snapshot_download s':>20} {'curl s':>7} {'nbm MB/s':>9} {'x curl':>7} {'x hub':>6}"
+    head = f"{'case':<10} {'nbmodels s':>11} {'snapshot_download s':>20} {'curl s':>7} {'nbm MB/s':>9} {'x curl':>7} {'x hub':>6} {'RSS +MiB':>9}"
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
             f"{r.case:<10} {r.nbmodels_s:>11.2f} {r.hub_s:>20.2f} {r.curl_s:>7.2f} "
-            f"{r.mbps(r.nbmodels_s):>9.0f} {r.curl_s / r.nbmodels_s:>6.2f}x {r.hub_s / r.nbmodels_s:>5.2f}x"
+            f"{r.mbps(r.nbmodels_s):>9.0f} {r.curl_s / r.nbmodels_s:>6.2f}x {r.hub_s / r.nbmodels_s:>5.2f}x {r.rss_growth_mib:>9.1f}"
         )
     print()
     for key, value in extra.items():

@@ -561,11 +561,13 @@ class DownloadTask:
     def error(self) -> BaseException | None:
         return self._error
 
-    def wait(self, timeout: float | None = None) -> DownloadTask:
+    def wait(self, timeout: float | None = None, *, progress: bool = False) -> DownloadTask:
         """Block until the task ends (or ``timeout`` seconds); raises its error if it failed.
-        KeyboardInterrupt (the notebook's stop button) cancels the download."""
+        KeyboardInterrupt (the notebook's stop button, Ctrl-C) cancels the download.
+        ``progress=True`` draws a tqdm bar meanwhile (for terminals and scripts; in a
+        notebook, show the task itself: its panel)."""
         try:
-            finished = self._done.wait(timeout)
+            finished = self._bar(timeout) if progress else self._done.wait(timeout)
         except KeyboardInterrupt:
             self.cancel()
             self._done.wait(10)
@@ -578,6 +580,31 @@ class DownloadTask:
         if self._error is not None:
             raise self._error
         return self
+
+    def _bar(self, timeout: float | None) -> bool:
+        from tqdm import tqdm
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        p = self.progress
+        with tqdm(
+            total=p.total_bytes or None,
+            initial=p.downloaded_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1000,
+            desc=self.model_id,
+            leave=True,
+        ) as bar:
+            while True:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                finished = self._done.wait(0.2 if left is None else min(0.2, left))
+                p = self.progress
+                if p.total_bytes and bar.total != p.total_bytes:
+                    bar.total = p.total_bytes
+                bar.update(p.downloaded_bytes - bar.n)
+                bar.set_postfix_str(f"{p.files_done}/{p.files_total} files", refresh=False)
+                if finished or (left is not None and left <= 0):
+                    return finished
 
     def result(self, timeout: float | None = None) -> Path:
         """The folder with the model's files (waits for the task to end)."""

@@ -900,3 +900,14 @@ def test_a_registry_pull_resumes_a_dropped_blob_and_never_shows_a_half_model(
 def test_a_registry_without_the_model_is_model_not_found(registry: object, tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="no 'nope:1b'"):
         _registry_downloader(registry, tmp_path).download("nope:1b", source="ollama")
+
+
+def test_wait_with_progress_draws_a_tqdm_bar(
+    hub: HubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = _get(
+        _downloader(hub, tmp_path, max_bytes_per_second=3_000_000), REPO, allow_patterns=WEIGHTS
+    )
+    task.wait(60, progress=True)
+    err = capsys.readouterr().err
+    assert REPO in err and "100%" in err and "1/1 files" in err
