@@ -4,6 +4,8 @@ nbmodels demo [--headless] [--offline] [--notebook PATH]   the main job (see REA
 nbmodels hub  [...]                                         a local Hub server (python -m nbmodels.demo.hub)
 nbmodels search [QUERY] [--source S] [--task T] [--limit N] a quick search, printed as a table
 nbmodels sql "SELECT ..."                                   SQL over the catalog gathered so far
+nbmodels download MODEL [--include PAT] [--dry-run] ...     download with a progress bar
+nbmodels verify MODEL [--repair]                            recheck files by their hashes
 """
 
 from __future__ import annotations
@@ -172,6 +174,54 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    from .downloader import Downloader, DownloadPlan
+    from .units import parse_size
+
+    rate = parse_size(args.max_rate) if args.max_rate else None
+    downloader = Downloader(max_bytes_per_second=rate)
+    answer = downloader.download(
+        args.model,
+        source=args.source,
+        revision=args.revision,
+        allow_patterns=args.include or None,
+        ignore_patterns=args.exclude or None,
+        local_dir=args.local_dir,
+        dry_run=args.dry_run,
+    )
+    if isinstance(answer, DownloadPlan):
+        print(repr(answer))
+        for planned in answer.files:
+            state = (
+                "cached"
+                if planned.cached
+                else f"partial {planned.partial_bytes}"
+                if planned.partial_bytes
+                else "to fetch"
+            )
+            print(f"  {planned.file.path:<60} {planned.file.size:>14,}  {state}")
+        return 0
+    try:
+        answer.wait(progress=True)
+    except KeyboardInterrupt:
+        print("nbmodels: cancelled; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(answer.result())
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .downloader import verify
+
+    report = verify(args.model, revision=args.revision, repair=args.repair)
+    print(repr(report))
+    for path in report.bad:
+        print(f"  bad      {path}" + ("  (removed)" if args.repair else ""))
+    for path in report.missing:
+        print(f"  missing  {path}")
+    return 0 if report.is_ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["hub"]:
@@ -203,6 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     sql = sub.add_parser("sql", help="run a SELECT over the catalog")
     sql.add_argument("query")
     sql.set_defaults(func=cmd_sql)
+    dl = sub.add_parser("download", help="download a model (resumable, verified) with a bar")
+    dl.add_argument("model", help="org/name (Hugging Face) or name:tag with --source ollama")
+    dl.add_argument("--source", choices=["huggingface", "ollama"])
+    dl.add_argument("--revision")
+    dl.add_argument("--include", action="append", help="a file pattern to fetch (repeatable)")
+    dl.add_argument("--exclude", action="append", help="a file pattern to skip (repeatable)")
+    dl.add_argument("--local-dir", help="plain folder instead of the Hugging Face cache")
+    dl.add_argument("--max-rate", help="bandwidth limit, e.g. 20MB (per second)")
+    dl.add_argument("--dry-run", action="store_true", help="list files and sizes, fetch nothing")
+    dl.set_defaults(func=cmd_download)
+    ver = sub.add_parser("verify", help="recheck a downloaded model's files by their hashes")
+    ver.add_argument("model")
+    ver.add_argument("--revision")
+    ver.add_argument(
+        "--repair", action="store_true", help="remove bad files (fetched again next time)"
+    )
+    ver.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)
     import warnings
 

@@ -50,3 +50,27 @@ def test_source_warnings_read_as_messages(tmp_path):
     assert out.returncode == 0
     assert "nbmodels: SourceWarning: huggingface did not answer" in out.stderr
     assert "no models found" in out.stdout
+
+
+def test_download_and_verify_from_the_command_line(hub_server, tmp_path):
+    env = {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "home"),
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+    }
+    model = "nbmodels-demo/tiny-llama-chat"
+    plan = _nbmodels("download", model, "--dry-run", env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert "model.safetensors" in plan.stdout and "to fetch" in plan.stdout
+    assert not (tmp_path / "hf").exists()
+    got = _nbmodels("download", model, "--include", "*.json", env=env)
+    assert got.returncode == 0, got.stderr
+    snapshot = got.stdout.strip().splitlines()[-1]
+    assert os.path.isfile(os.path.join(snapshot, "config.json"))
+    assert "100%" in got.stderr  # the bar
+    checked = _nbmodels("verify", model, env=env)
+    assert checked.returncode == 1 and "missing  model.safetensors" in checked.stdout
+    _nbmodels("download", model, env=env)
+    assert _nbmodels("verify", model, env=env).returncode == 0
+    missing = _nbmodels("download", "nobody/nothing", env=env)
+    assert missing.returncode == 2 and missing.stderr.startswith("nbmodels: ")

@@ -301,9 +301,13 @@ def test_a_connection_dropped_every_time_keeps_its_bytes_for_the_next_try(
 
 
 def test_lfs_redirects_to_another_host_get_no_token(
-    hub: HubServer, cdn: HubServer, repos: Path, tmp_path: Path
+    hub: HubServer, cdn: HubServer, repos: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     hub.add_fault("redirect", path="*.bin", location=cdn.url, times=10)
+    hub.add_fault("status", path="config.json", status=503, retry_after=0)  # a retry, logged
     settings = _settings(hub, tmp_path, hf_token=TOKEN)
     d = Downloader(settings, backoff=0.01)
     hub_start, cdn_start = len(hub.requests), len(cdn.requests)
@@ -315,6 +319,7 @@ def test_lfs_redirects_to_another_host_get_no_token(
     assert at_hub and all(r.status == 302 and r.authorized for r in at_hub)  # type: ignore[attr-defined]
     assert at_cdn and not any(r.authorized for r in at_cdn)  # type: ignore[attr-defined]
     assert TOKEN not in repr(task) + repr(task.progress) + repr(d) + repr(task.plan)
+    assert TOKEN not in caplog.text and TOKEN not in repr(settings)
 
 
 def test_a_gated_file_without_a_token_is_an_auth_error(hub: HubServer, tmp_path: Path) -> None:
