@@ -55,6 +55,7 @@ _LAZY = {
     "verify": "nbmodels.downloader",
     "Downloader": "nbmodels.downloader",
     "DownloadTask": "nbmodels.downloader",
+    "hardware": "nbmodels.machine",
 }
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "downloaded_models",
     "downloads",
     "get_source",
+    "hardware",
     "model_info",
     "popular",
     "refresh",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # pragma: no cover
         downloads,
         verify,
     )
+    from .machine import hardware
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse
