@@ -671,11 +671,35 @@ class Catalog:
             )
         where = " AND ".join(c.sql for c in clauses)
         params = [p for c in clauses for p in c.params]
-        sql = "SELECT * FROM models" + (f" WHERE {where}" if where else "")
-        sql += f" ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        result = self._query(sql, [*params, *order_params])
+        exact = _frame.exact_clause(query)
+        if exact is not None and limit is not None:
+            # exact hits first, as two top-N queries: a CASE in front of the ORDER BY would
+            # stop DuckDB from skipping row groups by the sort key (4x slower at 1M rows)
+            plain, plain_params = _frame.order_by(sort, descending)
+            # an exact id/name hit contains every query word: the text clauses are implied
+            others = [c for c in clauses if not c.text]
+            hits = self._query(
+                f"SELECT * FROM models WHERE {' AND '.join([*(c.sql for c in others), exact.sql])}"
+                f" ORDER BY {plain} LIMIT {int(limit)}",
+                [*(p for c in others for p in c.params), *exact.params, *plain_params],
+            )
+            rest = self._query(
+                "SELECT * FROM models"
+                + (f" WHERE {where}" if where else "")
+                + f" ORDER BY {plain} LIMIT {int(limit) + len(hits)}",
+                [*params, *plain_params],
+            )
+            if len(hits):
+                rest = rest[~rest["key"].isin(set(hits["key"]))]
+                result = pd.concat([hits, rest], ignore_index=True).head(int(limit))
+            else:
+                result = rest
+        else:
+            sql = "SELECT * FROM models" + (f" WHERE {where}" if where else "")
+            sql += f" ORDER BY {order}"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            result = self._query(sql, [*params, *order_params])
         self._say_what_was_left_out(clauses, result, limit, capped)
         return _downloaded_from_disk(result, self.settings.hf_cache)
 

@@ -102,6 +102,17 @@ def test_exact_id_hits_come_first(tmp_path: Path) -> None:
         ]
     )
     assert cat.search("phi", sort="downloads", online=False)["id"].tolist()[0] == "ms/phi"
+    cat.add([_meta(id=f"team/phi-{i}", downloads=1000 + i) for i in range(30)])
+    cat.add([_meta(id="x/PHI", downloads=1), _meta(id="y/phi_", name="phi_", downloads=7)])
+    for limit in (1, 3, 10, None):  # a limit takes another path (two top-N queries)
+        found = cat.search("phi", sort="downloads", online=False, limit=limit)["id"].tolist()
+        everything = cat.search("phi", sort="downloads", online=False, limit=None)["id"].tolist()
+        assert found == everything[: limit or len(everything)]
+        assert found[:2] == ["ms/phi", "x/PHI"][: len(found)]
+    assert (
+        "y/phi_" not in cat.search("phi", online=False, limit=2)["id"].tolist()
+    )  # _ is not a wildcard
+    assert cat.search("phi_", online=False, limit=1)["id"].tolist() == ["y/phi_"]
 
 
 @pytest.mark.parametrize("task", ["sentence-similarity", "feature-extraction", "embedding"])
