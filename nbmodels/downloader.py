@@ -269,26 +269,22 @@ class BlobLock:
         self.held = False
 
     def try_acquire(self) -> bool:
+        """Take the lock if it is free, or stale (then it is removed first); never waits."""
+        if self._create():
+            return True
+        if self._stale():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            return self._create()  # another process may win the race: then it holds it
+        return False
+
+    def _create(self) -> bool:
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if self._stale():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)
-                return self.try_acquire_once()
             return False
         except OSError as exc:
             raise storage_error(self.path, exc, what="create the lock") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{socket.gethostname()} {os.getpid()}\n")
-        self.held, self._beat = True, time.monotonic()
-        return True
-
-    def try_acquire_once(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{socket.gethostname()} {os.getpid()}\n")
         self.held, self._beat = True, time.monotonic()
@@ -780,6 +776,7 @@ class Downloader:
         repo_id = model_or_id.id if isinstance(model_or_id, ModelMetadata) else str(model_or_id)
         from .sources.huggingface import HuggingFaceSource
 
+        # the Hub source's id check, client and error mapping: one home for each
         source = HuggingFaceSource(self.settings, token=token)
         repo_id = source._repo_id(repo_id)
         try:
