@@ -178,6 +178,21 @@ class ModelConfiguration:
     use_quantization: bool = False
     quantization_type: str | None = None
     custom_settings: dict[str, Any] = field(default_factory=dict)
+    # generation, beyond the seed (one to one with transformers' GenerationConfig)
+    repetition_penalty: float = 1.0
+    num_beams: int = 1
+    do_sample: bool | None = None  # None: sample when temperature > 0
+    seed: int | None = None
+    stop_sequences: tuple[str, ...] = ()
+    # loading (one to one with from_pretrained's arguments and BitsAndBytesConfig)
+    dtype: str = "auto"  # auto, float32, float16, bfloat16
+    device_map: str | None = "auto"
+    quantization: str = "none"  # none, 8bit, nf4, fp4 (bitsandbytes)
+    double_quant: bool = False  # 4-bit: quantize the quantization constants too
+    compute_dtype: str | None = None  # 4-bit compute dtype; None: bfloat16
+    attn_implementation: str | None = None  # eager, sdpa, flash_attention_2; None: default
+    trust_remote_code: bool = False
+    safetensors_only: bool = True  # refuse pickle (.bin) weights unless set to False
 
 
 @dataclass(frozen=True, slots=True)

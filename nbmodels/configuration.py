@@ -1,0 +1,319 @@
+"""How a model is to be run: validation with suggestions, the transformers objects a
+configuration stands for, and configurations kept as YAML a person can read and diff.
+
+    >>> cfg = ModelConfiguration("org/name", temperature=0.2, quantization="nf4")
+    >>> validate(cfg).ok, validate(cfg).errors
+    >>> generation_config(cfg)          # a transformers.GenerationConfig
+    >>> quantization_config(cfg)        # a transformers.BitsAndBytesConfig (or None)
+    >>> save_configuration(cfg, "chat.yaml"); load_configuration("chat.yaml") == cfg
+
+The seed's ``use_quantization``/``quantization_type`` are read when ``quantization`` is left
+at ``"none"``. Templates, auto-configuration, optimisation and the memory estimate come next
+(issue "Configuration"); this module is ``configuration``, not ``configure``: a submodule
+named like the coming function ``nbmodels.configure`` would replace it on the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigurationError
+from .files import atomic_write
+from .types import ModelConfiguration, ModelType, SupportedTask
+
+__all__ = [
+    "DTYPES",
+    "QUANTIZATIONS",
+    "Issue",
+    "Validation",
+    "effective_quantization",
+    "generation_config",
+    "load_configuration",
+    "quantization_config",
+    "save_configuration",
+    "validate",
+]
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+QUANTIZATIONS = ("none", "8bit", "nf4", "fp4")
+_SEED_QUANT = {
+    "8bit": "8bit",
+    "int8": "8bit",
+    "4bit": "nf4",
+    "nf4": "nf4",
+    "fp4": "fp4",
+    "int4": "nf4",
+}
+_ATTENTION = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with a configuration: which field, what is wrong, what to do."""
+
+    field: str
+    message: str
+    suggestion: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message} ({self.suggestion})"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What :func:`validate` found: ``errors`` stop a load, ``warnings`` are risks to know."""
+
+    errors: tuple[Issue, ...] = ()
+    warnings: tuple[Issue, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_for_errors(self) -> None:
+        """ConfigurationError listing every error with its suggestion (nothing when ok)."""
+        if self.errors:
+            raise ConfigurationError(
+                "The configuration is not valid: " + "; ".join(str(e) for e in self.errors) + "."
+            )
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"{len(self.errors)} errors"
+        return f"<Validation {state}, {len(self.warnings)} warnings>"
+
+
+def effective_quantization(cfg: ModelConfiguration) -> str:
+    """``cfg.quantization``, or the seed's ``use_quantization``/``quantization_type``."""
+    if cfg.quantization != "none" or not cfg.use_quantization:
+        return cfg.quantization
+    return _SEED_QUANT.get(str(cfg.quantization_type or "nf4").lower(), str(cfg.quantization_type))
+
+
+def validate(cfg: ModelConfiguration) -> Validation:
+    """Every error (with a suggestion) and risky setting in ``cfg``; never raises for bad
+    values, only reports them."""
+    errors: list[Issue] = []
+    warnings: list[Issue] = []
+
+    def number(
+        name: str, low: float | None, high: float | None, hint: str, *, integer: bool = False
+    ) -> None:
+        value = getattr(cfg, name)
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            errors.append(Issue(name, f"{value!r} is not a number", hint))
+        elif (low is not None and value < low) or (high is not None and value > high):
+            errors.append(Issue(name, f"{value!r} is out of range", hint))
+
+    number("temperature", 0.0, 5.0, "use 0 for greedy decoding, 0.7 for chat, at most about 2")
+    number("top_p", 0.0, 1.0, "use a value in (0, 1], e.g. 0.9; 1.0 turns it off")
+    if isinstance(cfg.top_p, int | float) and not isinstance(cfg.top_p, bool) and cfg.top_p == 0:
+        errors.append(Issue("top_p", "0 keeps no token at all", "use a value in (0, 1], e.g. 0.9"))
+    number("top_k", 0, None, "use 0 to turn it off, or e.g. 50", integer=True)
+    number("repetition_penalty", 0.0, None, "use 1.0 for none, 1.1 to discourage repeats")
+    if isinstance(cfg.repetition_penalty, int | float) and cfg.repetition_penalty == 0:
+        errors.append(Issue("repetition_penalty", "0 divides by zero", "use 1.0 for none"))
+    number("num_beams", 1, None, "use 1 (no beam search) or a small number such as 4", integer=True)
+    number(
+        "max_tokens", 1, None, "use the number of new tokens to generate, e.g. 256", integer=True
+    )
+    if cfg.max_context_length is not None:
+        number(
+            "max_context_length", 1, None, "use the model's context length, or None", integer=True
+        )
+        if (
+            isinstance(cfg.max_tokens, int)
+            and isinstance(cfg.max_context_length, int)
+            and cfg.max_tokens > cfg.max_context_length
+        ):
+            errors.append(
+                Issue(
+                    "max_tokens",
+                    f"{cfg.max_tokens} new tokens do not fit a context of {cfg.max_context_length}",
+                    f"use at most {cfg.max_context_length} minus the prompt's length",
+                )
+            )
+    if cfg.seed is not None and (
+        isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0
+    ):
+        errors.append(
+            Issue("seed", f"{cfg.seed!r} is not a non-negative integer", "use e.g. 0, or None")
+        )
+    if cfg.enable_streaming and isinstance(cfg.num_beams, int) and cfg.num_beams > 1:
+        errors.append(
+            Issue(
+                "num_beams",
+                "streaming cannot follow beam search (the best beam is known only at the end)",
+                "set num_beams=1, or enable_streaming=False",
+            )
+        )
+    if (
+        cfg.do_sample is False
+        and isinstance(cfg.temperature, int | float)
+        and cfg.temperature not in (0, 1.0)
+    ):
+        warnings.append(
+            Issue(
+                "temperature",
+                "is ignored without sampling",
+                "set do_sample=True or leave temperature",
+            )
+        )
+    for name, allowed in (("dtype", DTYPES), ("compute_dtype", (None, *DTYPES[1:]))):
+        value = getattr(cfg, name)
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), [str(a) for a in allowed if a], n=1)
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"use one of {', '.join(map(str, allowed))}"
+            )
+            errors.append(Issue(name, f"{value!r} is not a dtype", hint))
+    quant = effective_quantization(cfg)
+    if quant not in QUANTIZATIONS:
+        errors.append(
+            Issue(
+                "quantization", f"{quant!r} is not known", f"use one of {', '.join(QUANTIZATIONS)}"
+            )
+        )
+    elif quant != "none" and importlib.util.find_spec("bitsandbytes") is None:
+        errors.append(
+            Issue(
+                "quantization",
+                f"{quant} needs bitsandbytes, which is not installed",
+                "pip install bitsandbytes, or quantization='none'",
+            )
+        )
+    if cfg.double_quant and quant not in ("nf4", "fp4"):
+        errors.append(
+            Issue(
+                "double_quant",
+                "applies to 4-bit only",
+                "set quantization='nf4', or double_quant=False",
+            )
+        )
+    if cfg.attn_implementation is not None and cfg.attn_implementation not in _ATTENTION:
+        errors.append(
+            Issue(
+                "attn_implementation",
+                f"{cfg.attn_implementation!r} is not known",
+                f"use one of {', '.join(_ATTENTION)}, or None",
+            )
+        )
+    if cfg.trust_remote_code:
+        warnings.append(
+            Issue(
+                "trust_remote_code",
+                "runs Python code from the model's repository on this machine",
+                "keep it False unless you have read that code",
+            )
+        )
+    if not cfg.safetensors_only:
+        warnings.append(
+            Issue(
+                "safetensors_only",
+                "allows pickle (.bin) weights, which can run code when loaded",
+                "keep it True; most models ship safetensors",
+            )
+        )
+    if not isinstance(cfg.stop_sequences, tuple | list) or not all(
+        isinstance(s, str) and s for s in cfg.stop_sequences
+    ):
+        errors.append(
+            Issue("stop_sequences", "must be a list of non-empty strings", 'use e.g. ["</s>"]')
+        )
+    return Validation(tuple(errors), tuple(warnings))
+
+
+def generation_config(cfg: ModelConfiguration) -> Any:
+    """The ``transformers.GenerationConfig`` for ``cfg`` (validated first)."""
+    validate(cfg).raise_for_errors()
+    from transformers import GenerationConfig
+
+    sample = cfg.do_sample if cfg.do_sample is not None else cfg.temperature > 0
+    options: dict[str, Any] = {
+        "max_new_tokens": cfg.max_tokens,
+        "do_sample": sample,
+        "num_beams": cfg.num_beams,
+        "repetition_penalty": cfg.repetition_penalty,
+    }
+    if sample:  # transformers warns about sampling options on greedy decoding
+        options |= {"temperature": cfg.temperature, "top_p": cfg.top_p, "top_k": cfg.top_k}
+    if cfg.stop_sequences:
+        options["stop_strings"] = list(cfg.stop_sequences)
+    return GenerationConfig(**options)
+
+
+def quantization_config(cfg: ModelConfiguration) -> Any:
+    """The ``transformers.BitsAndBytesConfig`` for ``cfg``, or None without quantization."""
+    validate(cfg).raise_for_errors()
+    quant = effective_quantization(cfg)
+    if quant == "none":
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quant == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=quant,
+        bnb_4bit_use_double_quant=cfg.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, cfg.compute_dtype or "bfloat16"),
+    )
+
+
+# -- YAML ----------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if isinstance(value, ModelType | SupportedTask):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def save_configuration(cfg: ModelConfiguration, path: str | Path) -> Path:
+    """Write ``cfg`` as YAML (every field, in the record's order), atomically."""
+    import yaml
+
+    data = {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    target = Path(path)
+    atomic_write(target, text.encode())
+    return target
+
+
+def load_configuration(path: str | Path) -> ModelConfiguration:
+    """A configuration from YAML; unknown keys are an error naming the closest field."""
+    import yaml
+
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"Cannot read the configuration {source}: {exc}") from None
+    if not isinstance(data, dict) or "model_id" not in data:
+        raise ConfigurationError(f"{source} is not a configuration: it needs at least model_id.")
+    names = [f.name for f in dataclasses.fields(ModelConfiguration)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigurationError(f"{source}: unknown field(s) {', '.join(hints)}.")
+    values = dict(data)
+    if values.get("model_type") is not None:
+        values["model_type"] = ModelType.parse(values["model_type"])
+    values["enabled_tasks"] = tuple(
+        SupportedTask.parse(t) for t in values.get("enabled_tasks") or ()
+    )
+    values["stop_sequences"] = tuple(values.get("stop_sequences") or ())
+    return ModelConfiguration(**values)

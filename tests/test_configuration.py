@@ -1,0 +1,147 @@
+"""Configurations: validation with suggestions, the real transformers objects they map to,
+and YAML that keeps every field."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from nbmodels.configuration import (
+    generation_config,
+    load_configuration,
+    quantization_config,
+    save_configuration,
+    validate,
+)
+from nbmodels.errors import ConfigurationError
+from nbmodels.types import ModelConfiguration, ModelType, SupportedTask
+
+
+def cfg(**kw: object) -> ModelConfiguration:
+    return ModelConfiguration("org/name", **kw)  # type: ignore[arg-type]
+
+
+def test_the_defaults_are_valid_and_safe() -> None:
+    v = validate(cfg())
+    assert v.ok and v.warnings == ()
+    c = cfg()
+    assert c.trust_remote_code is False and c.safetensors_only is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        ({"temperature": -1}, "temperature", "greedy"),
+        ({"temperature": "hot"}, "temperature", "not a number"),
+        ({"top_p": 0}, "top_p", "(0, 1]"),
+        ({"top_p": 1.5}, "top_p", "(0, 1]"),
+        ({"top_k": -3}, "top_k", "turn it off"),
+        ({"repetition_penalty": 0}, "repetition_penalty", "1.0"),
+        ({"num_beams": 0}, "num_beams", "beam"),
+        ({"max_tokens": 0}, "max_tokens", "new tokens"),
+        ({"max_tokens": 5000, "max_context_length": 4096}, "max_tokens", "4096"),
+        ({"num_beams": 4, "enable_streaming": True}, "num_beams", "enable_streaming=False"),
+        ({"dtype": "bfloat61"}, "dtype", "did you mean 'bfloat16'"),
+        ({"quantization": "int3"}, "quantization", "nf4"),
+        ({"double_quant": True}, "double_quant", "4-bit"),
+        ({"attn_implementation": "fast"}, "attn_implementation", "sdpa"),
+        ({"seed": -1}, "seed", "non-negative"),
+        ({"stop_sequences": ("",)}, "stop_sequences", "non-empty"),
+    ],
+)
+def test_each_error_names_its_field_and_what_to_do(
+    changes: dict[str, object], field: str, says: str
+) -> None:
+    v = validate(cfg(**changes))
+    assert not v.ok
+    assert any(e.field == field and says in str(e) for e in v.errors), v.errors
+    with pytest.raises(ConfigurationError, match=field):
+        v.raise_for_errors()
+
+
+def test_risky_settings_are_warnings() -> None:
+    v = validate(cfg(trust_remote_code=True, safetensors_only=False))
+    assert v.ok and {w.field for w in v.warnings} == {"trust_remote_code", "safetensors_only"}
+
+
+def test_the_seed_quantization_fields_still_count() -> None:
+    pytest.importorskip("bitsandbytes")
+    q = quantization_config(cfg(use_quantization=True, quantization_type="4bit"))
+    assert q is not None and q.load_in_4bit and q.bnb_4bit_quant_type == "nf4"
+
+
+def test_generation_config_is_transformers_own() -> None:
+    from transformers import GenerationConfig
+
+    g = generation_config(
+        cfg(
+            temperature=0.3,
+            top_p=0.8,
+            top_k=20,
+            max_tokens=64,
+            repetition_penalty=1.1,
+            stop_sequences=("</s>",),
+        )
+    )
+    assert isinstance(g, GenerationConfig)
+    assert (g.max_new_tokens, g.do_sample, g.temperature, g.top_p, g.top_k) == (
+        64,
+        True,
+        0.3,
+        0.8,
+        20,
+    )
+    assert g.repetition_penalty == 1.1 and g.stop_strings == ["</s>"]
+    greedy = generation_config(cfg(temperature=0))
+    assert greedy.do_sample is False
+    with pytest.raises(ConfigurationError, match="top_p"):
+        generation_config(cfg(top_p=2))
+
+
+def test_quantization_config_is_bitsandbytes_config() -> None:
+    pytest.importorskip("bitsandbytes")
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    assert quantization_config(cfg()) is None
+    eight = quantization_config(cfg(quantization="8bit"))
+    assert isinstance(eight, BitsAndBytesConfig) and eight.load_in_8bit
+    four = quantization_config(cfg(quantization="fp4", double_quant=True, compute_dtype="float16"))
+    assert four.load_in_4bit and four.bnb_4bit_quant_type == "fp4"
+    assert four.bnb_4bit_use_double_quant and four.bnb_4bit_compute_dtype == torch.float16
+
+
+def test_yaml_keeps_every_field(tmp_path: Path) -> None:
+    original = cfg(
+        model_type=ModelType.INTERFACE_MODEL,
+        enabled_tasks=(SupportedTask.CHAT, SupportedTask.TEXT_GENERATION),
+        parameters={"note": "x"},
+        system_prompt="You are kind.\nBe brief.",
+        max_context_length=4096,
+        temperature=0.2,
+        stop_sequences=("</s>", "User:"),
+        quantization="nf4",
+        double_quant=True,
+        seed=7,
+        custom_settings={"nested": {"a": [1, 2]}},
+    )
+    path = save_configuration(original, tmp_path / "chat.yaml")
+    text = path.read_text()
+    assert "system_prompt:" in text and "nf4" in text  # readable, diffable
+    back = load_configuration(path)
+    assert back == original
+    assert [f.name for f in dataclasses.fields(back)] == [
+        f.name for f in dataclasses.fields(original)
+    ]
+
+
+def test_a_yaml_with_an_unknown_field_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("model_id: org/name\ntemprature: 0.5\n")
+    with pytest.raises(ConfigurationError, match="did you mean 'temperature'"):
+        load_configuration(path)
+    (tmp_path / "empty.yaml").write_text("just text\n")
+    with pytest.raises(ConfigurationError, match="model_id"):
+        load_configuration(tmp_path / "empty.yaml")
