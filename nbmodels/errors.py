@@ -65,6 +65,7 @@ __all__ = [
     "SourceUnavailableError",
     "SourceWarning",
     "StorageError",
+    "TemplateWarning",
     "TruncatedWarning",
     "UnknownSourceError",
     "UnsafePathError",
@@ -196,6 +197,10 @@ class FilterWarning(NBModelsWarning):
 
 class TruncatedWarning(NBModelsWarning):
     """A source's answer stopped at a cap: more matches may exist there."""
+
+
+class TemplateWarning(NBModelsWarning):
+    """A user's configuration template could not be read and was skipped."""
 
 
 class CustomCatalogWarning(NBModelsWarning):

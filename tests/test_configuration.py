@@ -145,3 +145,66 @@ def test_a_yaml_with_an_unknown_field_says_which(tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_text("just text\n")
     with pytest.raises(ConfigurationError, match="model_id"):
         load_configuration(tmp_path / "empty.yaml")
+
+
+# -- templates -------------------------------------------------------------------------------------
+def test_the_builtin_templates_cover_the_seed_and_more_and_all_validate() -> None:
+    from nbmodels.configuration import templates
+
+    found = {t.template_id: t for t in templates()}
+    assert {"interface", "knowledge", "embedding"} <= set(found)  # the seed's three
+    assert {"multimodal", "code", "summarization", "translation", "classification"} <= set(found)
+    for t in found.values():
+        assert validate(t.default_config).ok, (t.template_id, validate(t.default_config).errors)
+        assert t.default_config.enabled_tasks == t.supported_tasks
+
+
+def test_a_configuration_from_a_template_with_overrides() -> None:
+    from nbmodels.configuration import BUILTIN_TEMPLATES, from_template
+
+    c = from_template("interface", "org/chat", temperature=0.1)
+    assert (
+        c.model_id == "org/chat" and c.temperature == 0.1 and SupportedTask.CHAT in c.enabled_tasks
+    )
+    c.parameters["x"] = 1  # a copy: the template is untouched
+    assert "x" not in BUILTIN_TEMPLATES["interface"].default_config.parameters
+    with pytest.raises(ConfigurationError, match="Did you mean 'interface'"):
+        from_template("interfase", "org/chat")
+    with pytest.raises(ConfigurationError, match="temprature"):
+        from_template("interface", "org/chat", temprature=0.1)
+
+
+def test_users_add_templates_as_yaml_and_a_broken_one_is_said(tmp_path: Path) -> None:
+    from nbmodels.configuration import (
+        BUILTIN_TEMPLATES,
+        from_template,
+        save_template,
+        templates,
+        templates_folder,
+    )
+    from nbmodels.errors import TemplateWarning
+    from nbmodels.settings import Settings
+    from nbmodels.types import ModelConfigTemplate
+
+    settings = Settings(home=tmp_path / "home")
+    mine = ModelConfigTemplate(
+        "support-bot",
+        "Support bot",
+        "Our helpdesk tone.",
+        ModelType.INTERFACE_MODEL,
+        (SupportedTask.CHAT,),
+        dataclasses.replace(
+            BUILTIN_TEMPLATES["interface"].default_config,
+            system_prompt="You answer for the helpdesk.",
+            temperature=0.4,
+        ),
+    )
+    path = save_template(mine, settings)
+    assert path.parent == templates_folder(settings) and "helpdesk" in path.read_text()
+    (path.parent / "broken.yaml").write_text("id: x\ndefaults: {temprature: 1}\n")
+    with pytest.warns(TemplateWarning, match="broken.yaml"):
+        listed = {t.template_id: t for t in templates(settings)}
+    assert "support-bot" in listed and "interface" in listed and "x" not in listed
+    with pytest.warns(TemplateWarning):
+        c = from_template("support-bot", "org/bot", settings=settings)
+    assert c.system_prompt == "You answer for the helpdesk." and c.temperature == 0.4
