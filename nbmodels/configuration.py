@@ -25,7 +25,13 @@ from typing import Any
 from .errors import ConfigurationError, TemplateWarning
 from .files import atomic_write
 from .settings import Settings, default_settings
-from .types import ModelConfigTemplate, ModelConfiguration, ModelType, SupportedTask
+from .types import (
+    ModelConfigTemplate,
+    ModelConfiguration,
+    ModelMetadata,
+    ModelType,
+    SupportedTask,
+)
 
 __all__ = [
     "BUILTIN_TEMPLATES",
@@ -33,6 +39,8 @@ __all__ = [
     "QUANTIZATIONS",
     "Issue",
     "Validation",
+    "auto_configure",
+    "choose_template",
     "effective_quantization",
     "from_template",
     "generation_config",
@@ -518,3 +526,115 @@ def save_template(template: ModelConfigTemplate, settings: Settings | None = Non
     path = templates_folder(settings) / f"{template.template_id}.yaml"
     atomic_write(path, text.encode())
     return path
+
+
+# -- auto-configuration -------------------------------------------------------------------------
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len", "n_ctx")
+_DTYPE_NAMES = {
+    "float32": "float32",
+    "float16": "float16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "bf16": "bfloat16",
+}
+
+
+def choose_template(tasks: tuple[SupportedTask, ...], model_type: ModelType | None) -> str:
+    """The built-in template that suits a model with these tasks (most important first)."""
+    primary = tasks[0] if tasks else None
+    if model_type is ModelType.EMBEDDING_MODEL or primary is SupportedTask.EMBEDDING:
+        return "embedding"
+    if primary is SupportedTask.TEXT_CLASSIFICATION:
+        return "classification"
+    if model_type is ModelType.MULTIMODAL_MODEL or primary is SupportedTask.MULTIMODAL_REASONING:
+        return "multimodal"
+    if primary in (SupportedTask.CODE_GENERATION, SupportedTask.CODE_COMPLETION):
+        return "code"
+    if primary is SupportedTask.TRANSLATION:
+        return "translation"
+    if primary is SupportedTask.SUMMARIZATION:
+        return "summarization"
+    if primary in (SupportedTask.QUESTION_ANSWERING, SupportedTask.RAG):
+        return "knowledge"
+    return "interface"
+
+
+def auto_configure(
+    model: ModelMetadata | str | Path, *, settings: Settings | None = None
+) -> ModelConfiguration:
+    """A configuration from what the model says of itself: its tasks and type (detected from
+    its metadata), and, where its files are on disk, ``config.json`` (context length, dtype)
+    and ``generation_config.json`` (the sampling its authors chose); GGUF and Ollama records
+    give their context length. Each choice is explained in ``custom_settings["reasons"]``.
+
+    ``model`` is a :class:`ModelMetadata` (``model_info``'s answer) or a model folder."""
+    import json
+
+    reasons: list[str] = []
+    if isinstance(model, ModelMetadata):
+        meta: ModelMetadata | None = model
+        folder = Path(model.local_path) if model.local_path else None
+        model_id = model.id
+    else:
+        meta, folder, model_id = None, Path(model), Path(model).name
+    config: dict[str, Any] = {}
+    generation: dict[str, Any] = {}
+    if folder is not None and folder.is_dir():
+        for name, target in (("config.json", config), ("generation_config.json", generation)):
+            try:
+                data = json.loads((folder / name).read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                target.update(data)
+    tasks = meta.tasks if meta is not None else ()
+    model_type = meta.model_type if meta is not None else None
+    if not tasks and config:
+        from .tasks import classify_model_type, detect_tasks
+
+        archs = config.get("architectures") or ()
+        has_template = (folder / "chat_template.jinja").is_file() if folder else None
+        tasks = detect_tasks(architectures=archs, name=model_id, chat_template=has_template or None)
+        model_type = classify_model_type(tasks, name=model_id)
+        reasons.append(
+            f"tasks {', '.join(t.value for t in tasks) or 'unknown'} from config.json's architectures"
+        )
+    template_id = choose_template(tuple(tasks), model_type)
+    reasons.append(
+        f"template {template_id!r} for {', '.join(t.value for t in tasks[:2]) or 'a model of unknown task'}"
+    )
+    changes: dict[str, Any] = {}
+    context = next((config[k] for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None)
+    if context is not None:
+        changes["max_context_length"] = context
+        key = next(k for k in _CONTEXT_KEYS if config.get(k) == context)
+        reasons.append(f"context {context} from config.json {key}")
+    elif meta is not None and isinstance(meta.extra.get("context_length"), int):
+        changes["max_context_length"] = meta.extra["context_length"]
+        reasons.append(
+            f"context {meta.extra['context_length']} from the model's GGUF/Ollama record"
+        )
+    dtype = _DTYPE_NAMES.get(str(config.get("dtype") or config.get("torch_dtype") or ""))
+    if dtype:
+        changes["dtype"] = dtype
+        reasons.append(f"dtype {dtype}, as the checkpoint is stored")
+    for key, field_name in (
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("top_k", "top_k"),
+        ("repetition_penalty", "repetition_penalty"),
+        ("do_sample", "do_sample"),
+    ):
+        value = generation.get(key)
+        if value is not None and not isinstance(value, dict | list):
+            changes[field_name] = value
+            reasons.append(f"{field_name}={value!r} from generation_config.json")
+    limit = changes.get("max_context_length")
+    base = from_template(template_id, model_id, settings=settings)
+    if isinstance(limit, int) and base.max_tokens > limit:
+        changes["max_tokens"] = max(1, limit // 2)
+        reasons.append(f"max_tokens {changes['max_tokens']}: half the {limit}-token context")
+    if changes.get("do_sample") is False and "temperature" not in changes:
+        changes["temperature"] = 0.0  # greedy, as the model's authors set it
+    custom = dict(base.custom_settings, reasons=reasons)
+    return dataclasses.replace(base, custom_settings=custom, **changes)

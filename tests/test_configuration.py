@@ -208,3 +208,42 @@ def test_users_add_templates_as_yaml_and_a_broken_one_is_said(tmp_path: Path) ->
     with pytest.warns(TemplateWarning):
         c = from_template("support-bot", "org/bot", settings=settings)
     assert c.system_prompt == "You answer for the helpdesk." and c.temperature == 0.4
+
+
+# -- auto-configuration ------------------------------------------------------------------------------
+def test_auto_configuration_reads_the_models_own_files(tiny_models: dict[str, Path]) -> None:
+    from nbmodels.configuration import auto_configure
+    from nbmodels.demo.hub.tinymodels import CHAT, EMBEDDER
+
+    chat = auto_configure(tiny_models[CHAT])
+    reasons = " | ".join(chat.custom_settings["reasons"])
+    assert chat.max_context_length == 256 and "max_position_embeddings" in reasons  # config.json
+    assert chat.dtype == "float32"  # as the checkpoint is stored
+    assert chat.do_sample is False and chat.temperature == 0.0  # generation_config.json
+    assert chat.max_tokens == 128  # the template's 512 do not fit a 256 context
+    assert SupportedTask.CHAT in chat.enabled_tasks and "template 'interface'" in reasons
+    assert validate(chat).ok
+    embedder = auto_configure(tiny_models[EMBEDDER])
+    assert embedder.enabled_tasks[0] is SupportedTask.EMBEDDING and not embedder.enable_streaming
+
+
+def test_auto_configuration_from_metadata_alone() -> None:
+    from nbmodels.configuration import auto_configure, choose_template
+    from nbmodels.types import ModelMetadata, ModelSource
+
+    meta = ModelMetadata(
+        id="llama3.2:1b",
+        source=ModelSource.OLLAMA,
+        tasks=(SupportedTask.TEXT_GENERATION, SupportedTask.CHAT),
+        model_type=ModelType.INTERFACE_MODEL,
+        extra={"context_length": 131072},
+    )
+    c = auto_configure(meta)
+    assert c.model_id == "llama3.2:1b" and c.max_context_length == 131072
+    assert "GGUF/Ollama record" in " ".join(c.custom_settings["reasons"])
+    assert choose_template((SupportedTask.CODE_GENERATION,), None) == "code"
+    assert choose_template((SupportedTask.TEXT_CLASSIFICATION,), None) == "classification"
+    assert (
+        choose_template((SupportedTask.QUESTION_ANSWERING,), ModelType.KNOWLEDGE_MODEL)
+        == "knowledge"
+    )
