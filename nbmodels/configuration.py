@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,11 @@ def validate(cfg: ModelConfiguration) -> Validation:
     ) -> None:
         value = getattr(cfg, name)
         kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             errors.append(Issue(name, f"{value!r} is not a number", hint))
         elif (low is not None and value < low) or (high is not None and value > high):
             errors.append(Issue(name, f"{value!r} is out of range", hint))

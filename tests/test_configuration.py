@@ -7,6 +7,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbmodels.configuration import (
     generation_config,
@@ -35,6 +37,8 @@ def test_the_defaults_are_valid_and_safe() -> None:
     [
         ({"temperature": -1}, "temperature", "greedy"),
         ({"temperature": "hot"}, "temperature", "not a number"),
+        ({"temperature": float("nan")}, "temperature", "not a number"),
+        ({"top_p": float("inf")}, "top_p", "not a number"),
         ({"top_p": 0}, "top_p", "(0, 1]"),
         ({"top_p": 1.5}, "top_p", "(0, 1]"),
         ({"top_k": -3}, "top_k", "turn it off"),
@@ -247,3 +251,37 @@ def test_auto_configuration_from_metadata_alone() -> None:
         choose_template((SupportedTask.QUESTION_ANSWERING,), ModelType.KNOWLEDGE_MODEL)
         == "knowledge"
     )
+
+
+# -- property: any configuration validates, or says what is wrong ------------------------------------
+_ANY = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.lists(st.text(max_size=5), max_size=3).map(tuple)
+)
+
+
+def test_any_configuration_validates_or_returns_errors_with_suggestions() -> None:
+    names = [
+        f.name
+        for f in dataclasses.fields(ModelConfiguration)
+        if f.name not in ("model_id", "parameters", "custom_settings")
+    ]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(names), _ANY, max_size=6))
+    def check(changes: dict[str, object]) -> None:
+        config = cfg(**changes)
+        try:
+            result = validate(config)
+        except Exception as exc:  # the property: nothing escapes but the project's errors
+            raise AssertionError(f"validate raised {type(exc).__name__}: {exc}") from exc
+        for issue in (*result.errors, *result.warnings):
+            assert issue.field and issue.message and issue.suggestion
+        if result.ok:  # a valid configuration builds transformers' objects without error
+            generation_config(config)
+
+    check()
