@@ -73,6 +73,7 @@ from .errors import (
 from .files import atomic_write, ensure_dir, storage_error
 from .settings import Settings, default_settings
 from .types import DownloadProgress, DownloadStatus, ModelMetadata
+from .units import format_size
 
 __all__ = [
     "DownloadPlan",
@@ -167,9 +168,9 @@ class DownloadPlan:
         frame = self.to_frame()
         return (
             f"<b>{html.escape(self.model_id)}</b> at {self.commit[:8]}: {len(self.files)} files, "
-            f"{_human(self.total_bytes)}; {sum(p.cached for p in self.files)} cached, "
-            f"{_human(self.missing_bytes)} to fetch"
-            + (f", {_human(self.free_bytes)} free" if self.free_bytes is not None else "")
+            f"{format_size(self.total_bytes)}; {sum(p.cached for p in self.files)} cached, "
+            f"{format_size(self.missing_bytes)} to fetch"
+            + (f", {format_size(self.free_bytes)} free" if self.free_bytes is not None else "")
             + frame.to_html(index=False, border=0)
         )
 
@@ -177,7 +178,7 @@ class DownloadPlan:
         cached = sum(p.cached for p in self.files)
         return (
             f"<DownloadPlan {self.model_id}@{self.commit[:8]}: {len(self.files)} files, "
-            f"{_human(self.total_bytes)}; {cached} cached, {_human(self.missing_bytes)} to fetch>"
+            f"{format_size(self.total_bytes)}; {cached} cached, {format_size(self.missing_bytes)} to fetch>"
         )
 
 
@@ -627,7 +628,7 @@ class DownloadTask:
         p = self.progress
         return (
             f"<DownloadTask {self.model_id} {p.status.value} {p.progress_percentage:.0f}% "
-            f"({_human(p.downloaded_bytes)} of {_human(p.total_bytes or 0)})>"
+            f"({format_size(p.downloaded_bytes)} of {format_size(p.total_bytes or 0)})>"
         )
 
     def restart(self) -> DownloadTask:
@@ -755,7 +756,7 @@ class Downloader:
         self.peak_transfers = 0
 
     def __repr__(self) -> str:
-        limit = f"{_human(self.throttle.rate)}/s" if self.throttle.rate else "no limit"
+        limit = f"{format_size(self.throttle.rate)}/s" if self.throttle.rate else "no limit"
         return (
             f"<Downloader {len(self._tasks)} tasks, {self.max_concurrent_downloads} at once, "
             f"{limit}>"
@@ -866,8 +867,8 @@ class Downloader:
         free = plan.free_bytes
         if self.check_free_space and free is not None and plan.missing_bytes > free:
             raise InsufficientSpaceError(
-                f"{plan.model_id} needs {_human(plan.missing_bytes)} more, and "
-                f"{plan.target.parent} has {_human(free)} free: free some space, "
+                f"{plan.model_id} needs {format_size(plan.missing_bytes)} more, and "
+                f"{plan.target.parent} has {format_size(free)} free: free some space, "
                 "choose fewer files (allow_patterns=...), or set HF_HUB_CACHE elsewhere."
             )
         request = {
@@ -1216,7 +1217,7 @@ class Downloader:
                 if attempt > self.retries:
                     raise DownloadError(
                         f"{plan.model_id}: {f.path} failed after {self.retries} retries "
-                        f"({retry}); download again to resume from {_human(have)}."
+                        f"({retry}); download again to resume from {format_size(have)}."
                     ) from None
                 delay = retry.delay
                 if delay is None:
@@ -1425,16 +1426,6 @@ def _free_bytes(target: Path) -> int | None:
         return shutil.disk_usage(probe).free
     except OSError:
         return None
-
-
-def _human(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 # -- the module functions ------------------------------------------------------------------------

@@ -372,13 +372,10 @@ def order_by(
         raise ConfigurationError(f"Unknown sort {sort!r}. Choose one of: {', '.join(SORTS)}.")
     parts: list[str] = []
     params: list[Any] = []
-    exact = " ".join((query or "").lower().split()) if isinstance(query, str) else ""
-    if exact:
-        parts.append(
-            "CASE WHEN lower(name) = ? OR lower(id) = ? OR ends_with(lower(id), ?) "
-            "THEN 0 ELSE 1 END"
-        )
-        params += [exact, exact, "/" + exact]
+    exact = exact_clause(query)
+    if exact is not None:
+        parts.append(f"CASE WHEN {exact.sql} THEN 0 ELSE 1 END")
+        params += list(exact.params)
     if sort is not None:
         expr, desc = SORTS[sort.strip().lower()]
         if descending is not None:

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["parse_count", "parse_date", "parse_size"]
+__all__ = ["format_size", "parse_count", "parse_date", "parse_size"]
 
 _COUNT_WORDS = {"": 1, "k": 10**3, "thousand": 10**3, "m": 10**6, "mn": 10**6, "million": 10**6}
 _COUNT_WORDS |= {"b": 10**9, "bn": 10**9, "billion": 10**9, "t": 10**12, "trillion": 10**12}
@@ -160,3 +160,17 @@ def parse_date(value: object) -> datetime:
     except ValueError:
         raise ValueError("is not a date (use ISO 8601, e.g. 2024-05-01)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_size(n: float | None) -> str:
+    """Bytes as ``"1.2 GB"`` (decimal units, like the Hub); ``""`` when unknown."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n != n:
+        return ""
+    value = float(n)  # type: ignore[arg-type]
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover

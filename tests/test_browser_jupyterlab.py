@@ -43,6 +43,18 @@ CHAT = "nbmodels-demo/tiny-llama-chat"
 SEARCH_BOX = "input[placeholder='Search models, e.g. llama']"
 
 
+def _kernel_env(hub_server, tmp_path):
+    """The kernel's homes in the test's temp dir, the local hub as its Hub, no Ollama."""
+    return {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
+        "HF_HOME": str(tmp_path / "kernel-hf"),
+        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
+        "OLLAMA_HOST": os.environ["OLLAMA_HOST"],  # nothing listens there
+    }
+
+
 def test_browse_widget_searches_and_shows_details_in_jupyterlab(hub_server, tmp_path):
     root = tmp_path / "lab"
     root.mkdir()
@@ -52,14 +64,7 @@ def test_browse_widget_searches_and_shows_details_in_jupyterlab(hub_server, tmp_
             "import nbmodels\nb = nbmodels.browse(sources=['huggingface'], page_size=8)\nb",
         ],
     )
-    env = {
-        "NBMODELS_HF_ENDPOINT": hub_server.url,
-        "HF_ENDPOINT": hub_server.url,
-        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
-        "HF_HOME": str(tmp_path / "kernel-hf"),
-        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
-        "OLLAMA_HOST": os.environ["OLLAMA_HOST"],  # nothing listens there
-    }
+    env = _kernel_env(hub_server, tmp_path)
     query = "nbmodels-demo"
     expected = Catalog(
         Settings.from_env(hf_endpoint=hub_server.url, home=tmp_path / "check"),
@@ -119,14 +124,7 @@ def test_a_download_panel_streams_progress_and_cancels_in_jupyterlab(hub_server,
             "task",
         ],
     )
-    env = {
-        "NBMODELS_HF_ENDPOINT": hub_server.url,
-        "HF_ENDPOINT": hub_server.url,
-        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
-        "HF_HOME": str(tmp_path / "kernel-hf"),
-        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
-        "OLLAMA_HOST": os.environ["OLLAMA_HOST"],
-    }
+    env = _kernel_env(hub_server, tmp_path)
     with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=700) as page:
         open_notebook(page, lab, "download.ipynb")
         hide_left_area(page)

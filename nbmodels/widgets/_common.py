@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
+from ..units import format_size
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -40,20 +41,6 @@ def _missing(value: Any) -> bool:
         return bool(value != value)  # NaN, pd.NA and NaT are not equal to themselves
     except (TypeError, ValueError):
         return False
-
-
-def format_size(n: float | None) -> str:
-    """Bytes as ``"1.2 GB"`` (decimal units, like the Hub); ``""`` when unknown."""
-    if _missing(n):
-        return ""
-    value = float(n)  # type: ignore[arg-type]
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def format_params(n: float | None) -> str:

@@ -19,8 +19,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..downloader import DownloadTask, _human
+from ..downloader import DownloadTask
 from ..types import DownloadStatus
+from ..units import format_size
 from ._common import TABLE_CSS
 
 __all__ = ["DownloadPanel"]
@@ -85,9 +86,9 @@ class _Row:
         self.name.value = html.escape(p.model_id)
         self.bar.value = round(p.progress_percentage, 1)
         self.bar.bar_style = _BAR_STYLE.get(p.status, "info")
-        parts = [f"{_human(p.downloaded_bytes)} / {_human(p.total_bytes or 0)}"]
+        parts = [f"{format_size(p.downloaded_bytes)} / {format_size(p.total_bytes or 0)}"]
         if p.status is DownloadStatus.DOWNLOADING and p.bytes_per_second:
-            parts.append(f"{_human(p.bytes_per_second)}/s")
+            parts.append(f"{format_size(p.bytes_per_second)}/s")
             if p.eta_seconds is not None:
                 parts.append(f"ETA {_duration(p.eta_seconds)}")
         parts.append(f"{p.files_done}/{p.files_total} files")
@@ -164,7 +165,7 @@ class DownloadPanel:
                 counts.append(f"{n} {state.value}")
         self.summary.value = (
             f'<span class="nbm-muted">{len(rows)} download{"s" if len(rows) != 1 else ""}: '
-            f"{', '.join(counts)} · {_human(done)} of {_human(total)}</span>"
+            f"{', '.join(counts)} · {format_size(done)} of {format_size(total)}</span>"
         )
         self.overall.bar_style = "success" if rows and finished == len(rows) else "info"
 
