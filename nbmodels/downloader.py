@@ -68,6 +68,7 @@ from .errors import (
     DownloadError,
     InsufficientSpaceError,
     ModelNotFoundError,
+    NBModelsError,
     UnsafePathError,
 )
 from .files import atomic_write, ensure_dir, storage_error
@@ -752,6 +753,7 @@ class Downloader:
         self._slots = threading.BoundedSemaphore(max_concurrent_downloads)
         self._tasks: list[DownloadTask] = []
         self._tasks_lock = threading.Lock()
+        self._broken_callbacks: set[int] = set()  # said once each
         self.active_transfers = 0  # for tests and the panel: transfers running right now
         self.peak_transfers = 0
 
@@ -1088,14 +1090,27 @@ class Downloader:
 
     # -- running -----------------------------------------------------------------------------
     def _notify(self, task: DownloadTask, progress: DownloadProgress) -> None:
-        for callback in self.callbacks:
-            with contextlib.suppress(Exception):  # a broken callback never stops a download
-                callback(
-                    task.model_id, progress.downloaded_bytes, progress.total_bytes, progress.status
-                )
-        for listener in self.on_progress:
-            with contextlib.suppress(Exception):
-                listener(progress)
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+            (cb, (task.model_id, progress.downloaded_bytes, progress.total_bytes, progress.status))
+            for cb in self.callbacks
+        ]
+        calls += [(listener, (progress,)) for listener in self.on_progress]
+        for fn, args in calls:
+            try:
+                fn(*args)
+            except Exception as exc:  # a broken callback never stops a download, but is said
+                if id(fn) not in self._broken_callbacks:
+                    self._broken_callbacks.add(id(fn))
+                    import warnings
+
+                    from .errors import NBModelsWarning
+
+                    warnings.warn(
+                        f"A download callback ({getattr(fn, '__name__', fn)!r}) raised "
+                        f"{type(exc).__name__}: {exc}. The download goes on; this is said once.",
+                        NBModelsWarning,
+                        stacklevel=2,
+                    )
 
     def _execute(self, task: DownloadTask) -> None:
         plan = task.plan
@@ -1134,7 +1149,14 @@ class Downloader:
             thread.join()
         if errors:
             real = [e for e in errors if not isinstance(e, DownloadCancelledError)]
-            raise (real or errors)[0]
+            first = (real or errors)[0]
+            if len(real) > 1 and isinstance(first, NBModelsError):  # say the others too
+                others = "; ".join(str(e).splitlines()[0] for e in real[1:4])
+                more = f" and {len(real) - 4} more" if len(real) > 4 else ""
+                first.args = (
+                    f"{first} ({len(real) - 1} other file(s) failed too: {others}{more})",
+                )
+            raise first
         if task._cancel.is_set():
             raise DownloadCancelledError(
                 f"The download of {plan.model_id} was cancelled; download it again to resume."

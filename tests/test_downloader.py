@@ -916,3 +916,19 @@ def test_wait_with_progress_draws_a_tqdm_bar(
     task.wait(60, progress=True)
     err = capsys.readouterr().err
     assert REPO in err and "100%" in err and "1/1 files" in err
+
+
+def test_a_broken_callback_is_said_once_and_the_download_goes_on(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    from nbmodels.errors import NBModelsWarning
+
+    def broken(*_args: object) -> None:
+        raise ValueError("my bug")
+
+    d = _downloader(hub, tmp_path, callbacks=[broken])
+    with pytest.warns(NBModelsWarning, match="my bug") as said:
+        task = _get(d, REPO, allow_patterns=[WEIGHTS, "*.json"])
+        task.wait(60)
+    assert task.status is DownloadStatus.COMPLETED
+    assert len([w for w in said if "my bug" in str(w.message)]) == 1
