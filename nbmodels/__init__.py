@@ -56,6 +56,11 @@ _LAZY = {
     "Downloader": "nbmodels.downloader",
     "DownloadTask": "nbmodels.downloader",
     "hardware": "nbmodels.machine",
+    "configure": "nbmodels.configuration",
+    "validate": "nbmodels.configuration",
+    "templates": "nbmodels.configuration",
+    "estimate_memory": "nbmodels.memory",
+    "MemoryEstimate": "nbmodels.memory",
 }
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "DownloadStatus",
     "DownloadTask",
     "Downloader",
+    "MemoryEstimate",
     "ModelConfiguration",
     "ModelMetadata",
     "ModelSource",
@@ -79,10 +85,12 @@ __all__ = [
     "by_tag",
     "by_task",
     "classify_model_type",
+    "configure",
     "detect_tasks",
     "download",
     "downloaded_models",
     "downloads",
+    "estimate_memory",
     "get_source",
     "hardware",
     "model_info",
@@ -91,7 +99,9 @@ __all__ = [
     "register_source",
     "search",
     "sql",
+    "templates",
     "trending",
+    "validate",
     "verify",
 ]
 
@@ -108,6 +118,7 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
+    from .configuration import configure, templates, validate
     from .downloader import (
         Downloader,
         DownloadTask,
@@ -117,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
         verify,
     )
     from .machine import hardware
+    from .memory import MemoryEstimate, estimate_memory
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse

@@ -622,8 +622,14 @@ class Catalog:
         limit: int | None = 50,
         refresh: bool = False,
         online: bool | None = None,
+        fits: bool = False,
     ) -> pd.DataFrame:
         """Models matching every filter given, as a DataFrame (see :mod:`nbmodels.frame`).
+
+        ``fits=True`` keeps models whose weights, as stored, plus the runtime fit this
+        machine now (usable RAM, or the emptiest GPU's free memory if larger): a quick rule
+        from the size column; :func:`nbmodels.estimate_memory` gives the full estimate for
+        one model. Models of unknown size are left out and counted in a FilterWarning.
 
         ``query`` matches case-insensitively in id, name and description, or equals a tag;
         several words must all match. ``task``, ``tag`` and ``language`` match one element of the
@@ -650,6 +656,8 @@ class Catalog:
             min_size=min_size,
             max_size=max_size,
         )
+        if fits:
+            clauses.append(_fits_clause())
         order, order_params = _frame.order_by(sort, descending, query=query)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigurationError(f"limit must be a non-negative int or None, got {limit!r}.")
@@ -998,3 +1006,15 @@ by_tag = _delegate(Catalog.by_tag)
 by_task = _delegate(Catalog.by_task)
 model_info = _delegate(Catalog.model_info)
 refresh = _delegate(Catalog.refresh)
+
+
+def _fits_clause() -> _frame.Clause:
+    """``size_bytes`` small enough for this machine: weights x 1.2 (KV cache and activations
+    at a modest context) + 256 MiB of runtime (``nbmodels.memory``'s calibration) within the
+    usable RAM or the largest free GPU memory."""
+    from .machine import hardware
+
+    hw = hardware()
+    room = max([hw.usable_ram_bytes, *(g.free_bytes or 0 for g in hw.gpus)])
+    limit = max(0.0, (room - 256 * 2**20) / 1.2)
+    return _frame.Clause("size_bytes <= ?", (int(limit),), bound="size_bytes")

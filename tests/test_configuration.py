@@ -285,3 +285,55 @@ def test_any_configuration_validates_or_returns_errors_with_suggestions() -> Non
             generation_config(config)
 
     check()
+
+
+# -- optimise and configure ------------------------------------------------------------------------
+def _machine(*, gpu: bool = False, bnb: bool = True):  # type: ignore[no-untyped-def]
+    from nbmodels.machine import GPU, Hardware
+
+    gpus = (GPU(0, "Test GPU", "cuda", 24 * 2**30, 20 * 2**30, (8, 6)),) if gpu else ()
+    return Hardware(2, 2, 24 * 2**30, 20 * 2**30, None, gpus, "2.13.0", bnb, bnb)
+
+
+def test_optimize_for_each_goal_explains_each_choice() -> None:
+    from nbmodels.configuration import optimize
+
+    base = ModelConfiguration("org/m")
+    memory = optimize(base, "memory", hardware=_machine())
+    assert (memory.quantization, memory.double_quant) == ("nf4", True)
+    assert validate(memory).ok
+    no_bnb = optimize(base, "memory", hardware=_machine(bnb=False))
+    assert (no_bnb.quantization, no_bnb.dtype) == ("none", "bfloat16")
+    assert any("bitsandbytes" in r for r in no_bnb.custom_settings["reasons"])
+    speed_gpu = optimize(base, "speed", hardware=_machine(gpu=True))
+    assert (speed_gpu.dtype, speed_gpu.device_map, speed_gpu.quantization) == (
+        "bfloat16",
+        "cuda:0",
+        "none",
+    )
+    speed_cpu = optimize(base, "speed", hardware=_machine())
+    assert speed_cpu.device_map == "cpu" and speed_cpu.dtype in ("float32", "bfloat16")
+    quality = optimize(base, "quality", hardware=_machine())
+    assert (quality.dtype, quality.quantization) == ("float32", "none")
+    for cfg in (memory, speed_gpu, speed_cpu, quality):
+        reasons = cfg.custom_settings["reasons"]
+        assert reasons and all(isinstance(r, str) and len(r) > 10 for r in reasons)
+    with pytest.raises(ConfigurationError, match="speed"):
+        optimize(base, "sped")
+
+
+def test_configure_is_one_call(tiny_models: dict[str, Path]) -> None:
+    import nbmodels
+
+    folder = tiny_models["nbmodels-demo/tiny-llama-chat"]
+    cfg = nbmodels.configure(folder, optimize="memory", temperature=0.3)
+    assert cfg.model_id == folder.name and cfg.temperature == 0.3
+    assert cfg.max_context_length is not None  # from config.json
+    assert cfg.custom_settings["optimized_for"] == "memory"
+    assert nbmodels.validate(cfg).ok
+    coded = nbmodels.configure(folder, template="code")
+    assert coded.max_tokens == 1024 and coded.max_context_length == cfg.max_context_length
+    assert "template 'code', as asked" in coded.custom_settings["reasons"]
+    assert {t.template_id for t in nbmodels.templates()} >= {"interface", "knowledge", "embedding"}
+    with pytest.raises(ConfigurationError, match="did you mean 'temperature'"):
+        nbmodels.configure(folder, temprature=0.3)

@@ -70,6 +70,26 @@ class _Sized(InMemorySource):
         raise NotImplementedError
 
 
+def test_fits_keeps_models_this_machine_can_hold_and_says_what_it_could_not_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses as dc
+
+    import nbmodels.machine as machine
+
+    real = machine.hardware()
+    small = dc.replace(real, gpus=(), ram_available_bytes=4 * 10**9, ram_limit_bytes=None)
+    monkeypatch.setattr(machine, "hardware", lambda **_: small)
+    cat = _catalog(tmp_path, _Sized())
+    with pytest.warns(FilterWarning, match="2 models with no known size were left out"):
+        found = cat.search(fits=True, limit=None)
+    assert found["id"].tolist() == ["a/small"]  # 1 GB fits 4 GB; 9 GB does not
+    big = dc.replace(small, ram_available_bytes=64 * 10**9)
+    monkeypatch.setattr(machine, "hardware", lambda **_: big)
+    with pytest.warns(FilterWarning):
+        assert sorted(cat.search(fits=True, limit=None)["id"]) == ["a/big", "a/small"]
+
+
 def test_a_size_filter_says_how_many_rows_had_no_size(tmp_path: Path) -> None:
     cat = _catalog(tmp_path, _Sized())
     with pytest.warns(FilterWarning, match="2 models with no known size were left out"):

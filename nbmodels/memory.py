@@ -1,0 +1,499 @@
+"""Will it fit? A memory estimate before anything is loaded (or even downloaded).
+
+    >>> est = nbmodels.estimate_memory("/path/to/model", quantization="nf4", context=2048)
+    >>> est.verdict, est.generate_peak_bytes, est.advice
+
+What it predicts (bytes above a Python process that has imported torch and transformers):
+
+- ``load_peak_bytes``: the highest resident memory while ``from_pretrained`` runs;
+- ``steady_bytes``: resident memory once the model has generated at this context (the
+  checkpoint's memory-mapped pages the forward pass touched included);
+- ``generate_peak_bytes``: the highest resident memory while generating (prefill of
+  ``batch`` x ``context`` tokens, then the KV cache full).
+
+How (each term from the model's own files, never its weights):
+
+- weights by what each tensor becomes: bitsandbytes quantizes only the ``nn.Linear`` layers of
+  the blocks; embeddings, ``lm_head`` and norms stay in the load dtype. 8-bit: one byte per
+  weight plus a float32 scale per output row. 4-bit: half a byte per weight plus a float32
+  absmax per block of 64 (double quantization: one byte per block plus a float32 per 256
+  blocks);
+- the memory-mapped checkpoint: loaded in its own dtype, the weights *are* the file's pages
+  (an input embedding is touched only row by row); converting dtype or quantizing touches the
+  whole file, and bitsandbytes keeps the mapping alive for the model's life;
+- the KV cache from the architecture: 2 x layers x KV heads x head size x tokens x batch x
+  bytes, sliding-window layers capped at their window, encoders none;
+- activations of the prefill (MLP intermediates, attention scores where a mask is
+  materialised: sliding windows, encoders), and the runtime's own overhead.
+
+The overhead constants (``_RUNTIME``) were fitted on this project's calibration
+(``benchmarks/bench_memory.py``: random-weight Llama-GQA, Qwen2 sliding-window and BERT
+models, fp32/bf16/8-bit/4-bit, two contexts, CPU); GPU figures use the same formula for
+VRAM and are not calibrated (no GPU here), which the estimate says in ``notes``.
+bitsandbytes 4-bit loads vary by hundreds of MiB between identical runs (its allocator
+keeps temporaries): ``spread_bytes`` says how much higher a run may go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigurationError
+from .types import ModelConfiguration, ModelMetadata
+from .units import format_size
+
+__all__ = ["Architecture", "MemoryEstimate", "estimate_memory"]
+
+MiB = 2**20
+_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+_FILE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
+_ENCODERS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2",
+             "mpnet", "albert", "camembert", "modernbert", "nomic_bert"}  # fmt: skip
+
+# Fitted on benchmarks/bench_memory.py (MiB, and multipliers of the terms named).
+_RUNTIME = {
+    "load": 105.0,  # transformers' loading machinery
+    "run": 125.0,  # generation machinery, oneDNN scratch, allocator arenas after a generate
+    "kv_extra": 1.0,  # the DynamicCache grows by concatenation: a second copy at the peak
+    "act": 2.0,  # MLP intermediates (x tokens x intermediate x bytes)
+    "scores": 1.0,  # attention scores where a mask is materialised
+    "bnb8_load": 0.33,  # 8-bit: temporaries kept, x float32 bytes of the Linear weights
+    "bnb8_run": 70.0,
+    "bnb8_act": 1.0e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
+    "bnb4_load": 0.05,
+    "bnb4_run": 60.0,
+    "bnb4_act": 3.0,
+    "bnb4_spread": 0.7,  # 4-bit loads: up to this x float32 Linear bytes more (measured)
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the memory of a model depends on, from its ``config.json`` (or GGUF header)."""
+
+    model_type: str
+    hidden_size: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tied_embeddings: bool
+    max_positions: int | None = None
+    sliding_window: int | None = None
+    sliding_layers: int = 0
+    encoder: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Architecture:
+        cfg = dict(config.get("text_config") or config)
+        model_type = str(config.get("model_type") or cfg.get("model_type") or "")
+
+        def first(*keys: str, default: Any = None) -> Any:
+            return next((cfg[k] for k in keys if isinstance(cfg.get(k), int)), default)
+
+        hidden = first("hidden_size", "n_embd", "d_model", "dim")
+        layers = first("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+        heads = first("num_attention_heads", "n_head", "num_heads", "n_heads")
+        if not (hidden and layers and heads):
+            raise ConfigurationError(
+                "config.json does not say the hidden size, layers and heads "
+                f"(model_type {model_type!r}): pass the model's folder or a Hub id whose "
+                "config.json is a transformers config."
+            )
+        kv = first(
+            "num_key_value_heads", "n_head_kv", default=1 if cfg.get("multi_query") else heads
+        )
+        head_dim = first("head_dim", default=hidden // heads)
+        layer_types = cfg.get("layer_types") or []
+        window = cfg.get("sliding_window") if isinstance(cfg.get("sliding_window"), int) else None
+        if layer_types:
+            sliding = sum(1 for t in layer_types if "sliding" in str(t))
+        elif window and cfg.get("use_sliding_window", True):
+            sliding = layers
+        else:
+            sliding = 0
+        return cls(
+            model_type=model_type,
+            hidden_size=hidden,
+            layers=layers,
+            heads=heads,
+            kv_heads=kv,
+            head_dim=head_dim,
+            intermediate_size=first("intermediate_size", "n_inner", "ffn_dim", default=4 * hidden),
+            vocab_size=first("vocab_size", default=32000),
+            tied_embeddings=bool(
+                cfg.get("tie_word_embeddings", config.get("tie_word_embeddings", True))
+            ),
+            max_positions=first("max_position_embeddings", "n_positions", "n_ctx"),
+            sliding_window=window if sliding else None,
+            sliding_layers=sliding,
+            encoder=model_type in _ENCODERS,
+        )
+
+    @classmethod
+    def from_gguf(cls, metadata: Mapping[str, Any], architecture: str) -> Architecture:
+        def key(name: str, default: Any = None) -> Any:
+            value = metadata.get(f"{architecture}.{name}", default)
+            return value if isinstance(value, int) else default
+
+        hidden, layers, heads = (
+            key("embedding_length"),
+            key("block_count"),
+            key("attention.head_count"),
+        )
+        if not (hidden and layers and heads):
+            raise ConfigurationError(
+                f"The GGUF header does not describe a {architecture} model's shape."
+            )
+        return cls(
+            model_type=architecture,
+            hidden_size=hidden,
+            layers=layers,
+            heads=heads,
+            kv_heads=key("attention.head_count_kv", heads),
+            head_dim=key("attention.key_length", hidden // heads),
+            intermediate_size=key("feed_forward_length", 4 * hidden),
+            vocab_size=key("vocab_size", 32000),
+            tied_embeddings=True,
+            max_positions=key("context_length"),
+        )
+
+    def kv_cache_bytes(self, tokens: int, batch: int, dtype_bytes: int) -> int:
+        if self.encoder:
+            return 0
+        per_token_layer = 2 * self.kv_heads * self.head_dim * batch * dtype_bytes
+        full = self.layers - self.sliding_layers
+        window = min(tokens, self.sliding_window or tokens)
+        return per_token_layer * (full * tokens + self.sliding_layers * window)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What running a model will cost, and whether it fits (see the module's docstring)."""
+
+    model_id: str
+    quantization: str
+    dtype: str
+    device: str
+    context: int
+    batch: int
+    parameters: int
+    weights_bytes: int  # the model's resident weights (quantized where bitsandbytes does)
+    file_bytes: int  # the checkpoint (memory-mapped)
+    kv_cache_bytes: int
+    activations_bytes: int
+    overhead_bytes: int
+    load_peak_bytes: int
+    steady_bytes: int
+    generate_peak_bytes: int
+    spread_bytes: int  # how much higher a run may go (bitsandbytes 4-bit), 0 otherwise
+    available_bytes: int | None  # usable RAM (or free VRAM of the device)
+    verdict: str  # "fits on GPU", "fits in RAM", "won't fit", "unknown"
+    advice: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    accelerate_bytes: int = 0  # accelerate estimate-memory's figure, for comparison
+    parts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(self.load_peak_bytes, self.generate_peak_bytes)
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.verdict == "unknown" else self.verdict != "won't fit"
+
+    def __repr__(self) -> str:
+        return (
+            f"<MemoryEstimate {self.model_id} {self.quantization}/{self.dtype} context "
+            f"{self.context}: load peak {format_size(self.load_peak_bytes)}, generate peak "
+            f"{format_size(self.generate_peak_bytes)}, {self.verdict}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{format_size(v)}</td></tr>"
+            for k, v in self.parts.items()
+        )
+        extra = "".join(f"<li>{html.escape(a)}</li>" for a in (*self.advice, *self.notes))
+        return (
+            f"<b>{html.escape(self.model_id)}</b>: <b>{html.escape(self.verdict)}</b> "
+            f"(peak {format_size(self.peak_bytes)} of {format_size(self.available_bytes)} usable)"
+            f"<table>{rows}</table><ul>{extra}</ul>"
+        )
+
+
+# -- what the model is ----------------------------------------------------------------------------
+@dataclass
+class _Model:
+    model_id: str
+    arch: Architecture
+    parameters: int
+    file_bytes: int
+    file_dtype: str  # "float32", "bfloat16", "float16", or "gguf"
+    notes: list[str]
+
+
+def _file_dtype(per_dtype: Mapping[str, int]) -> str:
+    main = max(per_dtype.items(), key=lambda kv: kv[1])[0] if per_dtype else "F32"
+    return {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}.get(main.upper(), "float32")
+
+
+def _from_folder(folder: Path, model_id: str) -> _Model:
+    from .weights import read_safetensors_files
+
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{folder} has no readable config.json ({exc}).") from None
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise ConfigurationError(f"{folder} has no safetensors weights to size.")
+    info = read_safetensors_files(files)
+    return _Model(model_id, Architecture.from_config(config), info.total, info.nbytes,
+                  _file_dtype(info.parameters), [f"from {folder}'s config.json and safetensors headers"])  # fmt: skip
+
+
+def _from_gguf(path: Path, model_id: str) -> _Model:
+    from .gguf_info import read_gguf_info
+
+    info = read_gguf_info(path)
+    arch = Architecture.from_gguf(info.metadata, info.architecture or "llama")
+    params = info.parameter_count or sum(info.tensor_types.values())
+    return _Model(model_id, arch, params, info.tensor_bytes, "gguf",
+                  [f"from the GGUF header of {path.name} (dequantized to the load dtype by transformers)"])  # fmt: skip
+
+
+def _from_hub(repo_id: str, revision: str | None) -> _Model:
+    from huggingface_hub import HfApi, hf_hub_download
+
+    from .settings import default_settings
+
+    settings = default_settings()
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token)
+    path = hf_hub_download(repo_id, "config.json", revision=revision, endpoint=settings.hf_endpoint, cache_dir=settings.hf_cache,
+                           token=settings.hf_token)  # fmt: skip
+    config = json.loads(Path(path).read_text())
+    meta = api.get_safetensors_metadata(repo_id, revision=revision)
+    per_dtype: dict[str, int] = {}
+    for file_meta in meta.files_metadata.values():
+        for dtype, n in file_meta.parameter_count.items():
+            per_dtype[dtype] = per_dtype.get(dtype, 0) + n
+    nbytes = sum(int(_FILE_BYTES.get(d.upper(), 2) * n) for d, n in per_dtype.items())
+    return _Model(repo_id, Architecture.from_config(config), sum(per_dtype.values()), nbytes,
+                  _file_dtype(per_dtype), ["from the Hub's config.json and safetensors headers (no weights fetched)"])  # fmt: skip
+
+
+def _resolve(model: ModelMetadata | str | Path, revision: str | None) -> _Model:
+    if isinstance(model, ModelMetadata):
+        if model.local_path:
+            return _resolve(Path(model.local_path), revision)
+        return _from_hub(model.id, revision)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return _from_folder(path, path.name)
+    if path.is_file() and path.suffix == ".gguf":
+        return _from_gguf(path, path.name)
+    if isinstance(model, Path) or "/" not in str(model) or str(model).startswith((".", "/", "~")):
+        raise ConfigurationError(
+            f"{model!s} is neither a model folder, a .gguf file nor a Hub id (owner/name)."
+        )
+    return _from_hub(str(model), revision)
+
+
+# -- the estimate ---------------------------------------------------------------------------------
+def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[str, float]:
+    a = m.arch
+    load_bytes = _BYTES[dtype]
+    embed = a.vocab_size * a.hidden_size + (
+        (a.max_positions or 0) * a.hidden_size if a.encoder else 0
+    )
+    head = 0 if a.tied_embeddings or a.encoder else a.vocab_size * a.hidden_size
+    norms = a.layers * 2 * a.hidden_size
+    linear = max(0, m.parameters - embed - head - norms)
+    kept = m.parameters - linear  # embeddings, lm_head, norms: the load dtype
+    if quant == "8bit":
+        quantized = linear + 4 * (linear // a.hidden_size)
+    elif quant in ("nf4", "fp4"):
+        quantized = linear // 2 + linear // 64 * 4
+    elif quant == "nf4-dq":
+        quantized = linear // 2 + linear // 64 + linear // 64 // 256 * 4
+    else:
+        quantized = linear * load_bytes
+    weights = quantized + kept * load_bytes
+    compute = 4 if quant != "none" or dtype == "float32" else load_bytes
+    tokens = batch * context
+    kv = a.kv_cache_bytes(context, batch, compute)
+    act = tokens * a.intermediate_size * compute
+    scores = batch * a.heads * context * context * compute if (a.sliding_layers or a.encoder) else 0
+    same = m.file_dtype == dtype and quant == "none"
+    file_bytes = m.file_bytes
+    r = _RUNTIME
+    linear32 = linear * 4
+    if same:  # the weights are the mapped file's pages; an untied input embedding is read by rows
+        untouched = (
+            0 if a.tied_embeddings or a.encoder else a.vocab_size * a.hidden_size * load_bytes
+        )
+        load_peak = r["load"] * MiB
+        resident: float = file_bytes - untouched
+    elif quant == "none":  # a converted copy; the mapping is dropped after loading
+        load_peak = r["load"] * MiB + file_bytes + weights
+        resident = weights
+    else:  # quantizing reads the whole file, and bitsandbytes keeps the mapping alive
+        extra = r["bnb8_load"] if quant == "8bit" else r["bnb4_load"]
+        load_peak = r["load"] * MiB + file_bytes + quantized + extra * linear32
+        resident = file_bytes + quantized + extra * linear32
+    run = r["run"] * MiB
+    transient = r["kv_extra"] * kv + r["act"] * act + r["scores"] * scores
+    if quant == "8bit":
+        run += r["bnb8_run"] * MiB
+        transient += r["bnb8_act"] * tokens * a.intermediate_size * a.hidden_size * MiB
+    elif quant != "none":
+        run += r["bnb4_run"] * MiB
+        transient += r["bnb4_act"] * act
+    steady = resident + run + kv
+    return {
+        "weights": weights,
+        "file": file_bytes,
+        "kv": kv,
+        "activations": transient,
+        "overhead": run,
+        "load_peak": load_peak,
+        "steady": steady,
+        "generate_peak": steady + transient,
+        "spread": r["bnb4_spread"] * linear32 if quant in ("nf4", "fp4", "nf4-dq") else 0,
+        "accelerate": m.parameters
+        * 4
+        / {"none": 4 / load_bytes, "8bit": 4, "nf4": 8}.get(
+            quant if quant in ("none", "8bit") else "nf4", 1
+        ),
+    }
+
+
+def _quant_key(cfg: ModelConfiguration) -> str:
+    from .configuration import effective_quantization
+
+    quant = effective_quantization(cfg)
+    return "nf4-dq" if quant in ("nf4", "fp4") and cfg.double_quant else quant
+
+
+def _dtype(cfg: ModelConfiguration, m: _Model) -> str:
+    if cfg.dtype in _BYTES:
+        return cfg.dtype
+    if cfg.use_half_precision:
+        return "float16"
+    return m.file_dtype if m.file_dtype in _BYTES else "float32"
+
+
+def estimate_memory(
+    model: ModelMetadata | str | Path,
+    config: ModelConfiguration | None = None,
+    *,
+    context: int | None = None,
+    batch: int = 1,
+    revision: str | None = None,
+    hardware: Any = None,
+    **overrides: Any,
+) -> MemoryEstimate:
+    """How much memory ``model`` needs with ``config`` (quantization, dtype, context), and
+    whether it fits this machine: see :class:`MemoryEstimate`.
+
+    ``model`` is a model folder, a ``.gguf`` file, a Hub id (read from the Hub's
+    ``config.json`` and safetensors headers, no weights fetched) or ``model_info``'s answer.
+    ``overrides`` set configuration fields (``quantization="nf4"``, ``dtype="bfloat16"``)."""
+    if batch < 1 or (context is not None and context < 1):
+        raise ConfigurationError("context and batch must be positive: e.g. context=2048, batch=1.")
+    cfg = dataclasses.replace(config or ModelConfiguration(str(model)), **overrides)
+    m = _resolve(model, revision)
+    quant = _quant_key(cfg)
+    dtype = _dtype(cfg, m)
+    ctx = context or cfg.max_context_length or min(m.arch.max_positions or 2048, 4096)
+    parts = _parts(m, quant, dtype, ctx, batch)
+    from .machine import hardware as read_hardware
+
+    hw = hardware or read_hardware()
+    notes = list(m.notes)
+    gpu = next((g for g in hw.gpus if g.kind == "cuda"), None)
+    want_gpu = gpu is not None and cfg.device_map not in ("cpu",)
+    peak = max(parts["load_peak"], parts["generate_peak"]) + parts["spread"]
+    if want_gpu and gpu is not None:
+        vram = parts["weights"] + parts["kv"] + parts["activations"] + 500 * MiB  # CUDA context
+        available = gpu.free_bytes
+        notes.append("GPU figures use the formula (weights, KV, activations, ~500 MiB CUDA context); calibrated on CPU only")  # fmt: skip
+        if available is not None and vram <= available:
+            verdict = "fits on GPU"
+        elif peak <= hw.usable_ram_bytes:
+            verdict = "fits in RAM"
+        else:
+            verdict = "won't fit"
+    else:
+        available = hw.usable_ram_bytes
+        verdict = "fits in RAM" if peak <= available else "won't fit"
+    if parts["spread"]:
+        notes.append(f"bitsandbytes 4-bit loads vary between runs: up to {format_size(parts['spread'])} more")  # fmt: skip
+    if m.file_dtype == "gguf":
+        notes.append("GGUF loaded through transformers: not calibrated (the header gives the shape and size)")  # fmt: skip
+    advice: list[str] = []
+    if verdict == "won't fit":
+        for option in ("8bit", "nf4", "nf4-dq"):
+            if option == quant:
+                continue
+            alt = _parts(m, option, dtype, ctx, batch)
+            alt_peak = max(alt["load_peak"], alt["generate_peak"]) + alt["spread"]
+            if alt_peak <= hw.usable_ram_bytes:
+                name = (
+                    "quantization='nf4', double_quant=True"
+                    if option == "nf4-dq"
+                    else f"quantization={option!r}"
+                )
+                advice.append(f"{name}: peak {format_size(alt_peak)}")
+                break
+        if ctx > 2048:
+            alt = _parts(m, quant, dtype, ctx // 4, batch)
+            advice.append(
+                f"context={ctx // 4}: peak {format_size(max(alt['load_peak'], alt['generate_peak']))}"
+            )
+        if not advice:
+            advice.append(
+                "choose a smaller model: even 4-bit needs more than this machine has free"
+            )
+    return MemoryEstimate(
+        model_id=m.model_id,
+        quantization=quant,
+        dtype=dtype,
+        device=gpu.device if want_gpu and gpu is not None else "cpu",
+        context=ctx,
+        batch=batch,
+        parameters=m.parameters,
+        weights_bytes=int(parts["weights"]),
+        file_bytes=int(parts["file"]),
+        kv_cache_bytes=int(parts["kv"]),
+        activations_bytes=int(parts["activations"]),
+        overhead_bytes=int(parts["overhead"]),
+        load_peak_bytes=int(parts["load_peak"]),
+        steady_bytes=int(parts["steady"]),
+        generate_peak_bytes=int(parts["generate_peak"]),
+        spread_bytes=int(parts["spread"]),
+        available_bytes=available,
+        verdict=verdict,
+        advice=tuple(advice),
+        notes=tuple(notes),
+        accelerate_bytes=int(parts["accelerate"]),
+        parts={
+            "weights": int(parts["weights"]),
+            "KV cache": int(parts["kv"]),
+            "activations (peak)": int(parts["activations"]),
+            "runtime": int(parts["overhead"]),
+            "load peak": int(parts["load_peak"]),
+            "steady": int(parts["steady"]),
+            "generate peak": int(parts["generate_peak"]),
+        },
+    )
