@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models", default="llama-gqa-30m,qwen2-sliding-122m,bert-base-110m,llama-gqa-336m"
     )
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--dest", type=Path, default=Path("/tmp/nbmodels-memory-models"))
     parser.add_argument("--measured", type=Path, help="JSON lines from an earlier run")
     parser.add_argument("--save", type=Path, help="write the measurements here (JSON lines)")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for name in args.models.split(","):
             folder = build(name, args.dest)
-            for mode in MODES:
+            for mode in args.modes.split(","):
                 for batch, prompt, new in cases(name):
                     for _ in range(args.repeat):
                         runs.append(

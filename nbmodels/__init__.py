@@ -59,6 +59,10 @@ _LAZY = {
     "configure": "nbmodels.configuration",
     "validate": "nbmodels.configuration",
     "templates": "nbmodels.configuration",
+    "get_configuration": "nbmodels.configuration",
+    "update_configuration": "nbmodels.configuration",
+    "save_configuration": "nbmodels.configuration",
+    "config_editor": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
     "MemoryEstimate": "nbmodels.memory",
 }
@@ -85,22 +89,26 @@ __all__ = [
     "by_tag",
     "by_task",
     "classify_model_type",
+    "config_editor",
     "configure",
     "detect_tasks",
     "download",
     "downloaded_models",
     "downloads",
     "estimate_memory",
+    "get_configuration",
     "get_source",
     "hardware",
     "model_info",
     "popular",
     "refresh",
     "register_source",
+    "save_configuration",
     "search",
     "sql",
     "templates",
     "trending",
+    "update_configuration",
     "validate",
     "verify",
 ]
@@ -118,7 +126,14 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
-    from .configuration import configure, templates, validate
+    from .configuration import (
+        configure,
+        get_configuration,
+        save_configuration,
+        templates,
+        update_configuration,
+        validate,
+    )
     from .downloader import (
         Downloader,
         DownloadTask,
@@ -131,7 +146,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .memory import MemoryEstimate, estimate_memory
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
-    from .widgets import browse
+    from .widgets import browse, config_editor
 
 
 def __getattr__(name: str) -> Any:

@@ -43,17 +43,23 @@ __all__ = [
     "Validation",
     "auto_configure",
     "choose_template",
+    "configuration_path",
+    "configurations_folder",
     "configure",
     "effective_quantization",
     "from_template",
     "generation_config",
+    "get_configuration",
     "load_configuration",
     "optimize",
     "quantization_config",
+    "recommendations",
     "save_configuration",
     "save_template",
+    "stored_configurations",
     "templates",
     "templates_folder",
+    "update_configuration",
     "validate",
 ]
 
@@ -301,15 +307,114 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save_configuration(cfg: ModelConfiguration, path: str | Path) -> Path:
-    """Write ``cfg`` as YAML (every field, in the record's order), atomically."""
+def save_configuration(
+    cfg: ModelConfiguration, path: str | Path | None = None, *, settings: Settings | None = None
+) -> Path:
+    """Write ``cfg`` as YAML (every field, in the record's order), atomically: to ``path``,
+    or with no path to the model's file in the configurations folder
+    (:func:`configuration_path`), where :func:`get_configuration` finds it again."""
     import yaml
 
     data = {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if path is None:
+        if not cfg.model_id:
+            raise ConfigurationError("A configuration without model_id cannot be stored per model: set model_id.")  # fmt: skip
+        target = configuration_path(cfg.model_id, settings)
+        with _store_lock(target):
+            atomic_write(target, text.encode())
+        return target
     target = Path(path)
     atomic_write(target, text.encode())
     return target
+
+
+# -- one YAML file per model, shared by every kernel on this home ---------------------------------
+def configurations_folder(settings: Settings | None = None) -> Path:
+    """Where each model's configuration is kept: ``$NBMODELS_HOME/configs/*.yaml``."""
+    return (settings or default_settings()).home / "configs"
+
+
+def configuration_path(model_id: str, settings: Settings | None = None) -> Path:
+    """The YAML file of ``model_id``'s configuration (``org/name`` -> ``org--name.yaml``;
+    other characters a file name cannot hold are %-escaped, so two ids never share a file)."""
+    import urllib.parse
+
+    name = urllib.parse.quote(model_id.replace("--", "%2D%2D"), safe="").replace("%2F", "--")
+    return configurations_folder(settings) / f"{name}.yaml"
+
+
+def _store_lock(target: Path) -> Any:
+    """A lock file beside ``target``: several kernels update one model's file in turn (a read,
+    a change and a write), so neither loses the other's change. filelock is what
+    huggingface_hub locks its cache with; a holder that stays too long gets a clear error."""
+    import filelock
+
+    from .files import ensure_dir
+
+    ensure_dir(target.parent)
+    return filelock.FileLock(str(target) + ".lock", timeout=30)
+
+
+def get_configuration(model_id: str, settings: Settings | None = None) -> ModelConfiguration | None:
+    """The stored configuration of ``model_id`` (see :func:`save_configuration`), or None."""
+    path = configuration_path(model_id, settings)
+    return load_configuration(path) if path.exists() else None
+
+
+def update_configuration(
+    model_id: str, *, settings: Settings | None = None, **changes: Any
+) -> ModelConfiguration:
+    """Change some fields of ``model_id``'s stored configuration (made with
+    :func:`configure` first when there is none), validate, store and return it.
+
+    Invalid changes raise :class:`~nbmodels.errors.ConfigurationError` and store nothing.
+    The read and write happen under a lock: two kernels updating at once both land."""
+    names = {f.name for f in dataclasses.fields(ModelConfiguration)}
+    unknown = [k for k in changes if k not in names]
+    if unknown:
+        raise ConfigurationError(f"Unknown configuration field(s): {', '.join(_hint(unknown, names))}.")  # fmt: skip
+    target = configuration_path(model_id, settings)
+    import filelock
+
+    try:
+        with _store_lock(target):
+            current = get_configuration(model_id, settings)
+            if current is None:
+                current = configure(model_id, settings=settings)
+            updated = dataclasses.replace(current, **changes)
+            validate(updated).raise_for_errors()
+            data = {f.name: _plain(getattr(updated, f.name)) for f in dataclasses.fields(updated)}
+            import yaml
+
+            atomic_write(target, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
+    except filelock.Timeout:
+        raise ConfigurationError(
+            f"{target} is locked by another process for more than 30 s; "
+            f"if no kernel is updating {model_id!r}, delete {target}.lock."
+        ) from None
+    return updated
+
+
+def stored_configurations(settings: Settings | None = None) -> list[str]:
+    """The model ids with a stored configuration."""
+    folder = configurations_folder(settings)
+    ids = []
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+        try:
+            ids.append(load_configuration(path).model_id)
+        except ConfigurationError as exc:
+            import warnings
+
+            warnings.warn(f"{path} is skipped: {exc}", TemplateWarning, stacklevel=2)
+    return ids
+
+
+def _hint(unknown: list[str], names: set[str]) -> list[str]:
+    return [
+        f"{k!r}" + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(k, names, n=1)) else "")
+        for k in unknown
+    ]  # fmt: skip
 
 
 def load_configuration(path: str | Path) -> ModelConfiguration:
@@ -732,11 +837,7 @@ def configure(
     names = {f.name for f in dataclasses.fields(ModelConfiguration)}
     unknown = [k for k in overrides if k not in names]
     if unknown:
-        hints = [
-            f"{k!r}" + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(k, names, n=1)) else "")
-            for k in unknown
-        ]  # fmt: skip
-        raise ConfigurationError(f"Unknown configuration field(s): {', '.join(hints)}.")
+        raise ConfigurationError(f"Unknown configuration field(s): {', '.join(_hint(unknown, names))}.")  # fmt: skip
     if isinstance(model, ModelMetadata) or Path(str(model)).expanduser().exists():
         target: ModelMetadata | Path = (
             model if isinstance(model, ModelMetadata) else Path(str(model)).expanduser()
@@ -754,3 +855,33 @@ def configure(
     if optimize is not None:
         cfg = globals()["optimize"](cfg, optimize, hardware=hardware)
     return dataclasses.replace(cfg, **overrides)
+
+
+def recommendations(
+    model: ModelMetadata | str | Path,
+    config: ModelConfiguration | None = None,
+    *,
+    context: int | None = None,
+    batch: int = 1,
+    hardware: Any = None,
+    settings: Settings | None = None,
+) -> list[str]:
+    """What to change in ``config`` (default: :func:`configure`'s) for ``model`` on this
+    machine, one sentence each: the validation's errors and warnings with their fixes, then
+    what the memory estimate advises (the seed's ``getConfigurationRecommendations``)."""
+    from .memory import estimate_memory
+
+    cfg = config or configure(model, settings=settings, hardware=hardware)
+    found = validate(cfg)
+    advice = [f"{i.field}: {i.message}; {i.suggestion}." for i in (*found.errors, *found.warnings)]
+    est = estimate_memory(model, cfg, context=context, batch=batch, hardware=hardware)
+    if est.verdict == "won't fit":
+        advice.append(
+            f"It won't fit ({est.peak_bytes / 2**30:.1f} GiB at peak, "
+            f"{(est.available_bytes or 0) / 2**30:.1f} GiB free): " + "; or ".join(est.advice) + "."
+        )
+    else:
+        advice.append(f"It {est.verdict} ({est.peak_bytes / 2**30:.2f} GiB at peak, {est.context} tokens of context).")  # fmt: skip
+    if cfg.max_context_length is None and est.context:
+        advice.append(f"max_context_length: unset; the model allows {est.context} or more, set it to bound the KV cache.")  # fmt: skip
+    return advice

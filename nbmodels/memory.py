@@ -412,7 +412,18 @@ def estimate_memory(
     if batch < 1 or (context is not None and context < 1):
         raise ConfigurationError("context and batch must be positive: e.g. context=2048, batch=1.")
     cfg = dataclasses.replace(config or ModelConfiguration(str(model)), **overrides)
-    m = _resolve(model, revision)
+    return _estimate(
+        _resolve(model, revision), cfg, context=context, batch=batch, hardware=hardware
+    )
+
+
+def _estimate(
+    m: _Model, cfg: ModelConfiguration, *, context: int | None, batch: int, hardware: Any
+) -> MemoryEstimate:
+    """The estimate for a model already read (the configuration editor reads it once and
+    re-estimates on every change without touching the disk or the Hub again)."""
+    if batch < 1 or (context is not None and context < 1):
+        raise ConfigurationError("context and batch must be positive: e.g. context=2048, batch=1.")
     quant = _quant_key(cfg)
     dtype = _dtype(cfg, m)
     ctx = context or cfg.max_context_length or min(m.arch.max_positions or 2048, 4096)

@@ -146,3 +146,51 @@ def test_a_download_panel_streams_progress_and_cancels_in_jupyterlab(hub_server,
         panel.locator(".nbm-warn", has_text="cancelled").wait_for()
         assert panel.locator("button", has_text="Retry").is_enabled()
         page.screenshot(path=str(ARTIFACTS / "download-cancelled.png"))
+
+
+def test_the_configuration_editor_validates_live_and_saves_in_jupyterlab(
+    hub_server, tiny_models, tmp_path
+):
+    root = tmp_path / "lab"
+    root.mkdir()
+    folder = tiny_models[CHAT]
+    write_notebook(
+        root / "configure.ipynb",
+        [f"import nbmodels\ned = nbmodels.config_editor({str(folder)!r})\ned"],
+    )
+    env = _kernel_env(hub_server, tmp_path)
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=1200) as page:
+        open_notebook(page, lab, "configure.ipynb")
+        hide_left_area(page)
+        run_cell(page, 0)
+        editor = page.locator(".nbm-config")
+        editor.wait_for()
+        memory = editor.locator(".nbm-memory")
+        memory.locator("text=fits in RAM").first.wait_for()
+        before = memory.inner_text()
+        # quantization in the dropdown: the bar and its figures move
+        editor.locator(".nbm-f-quantization select").select_option("nf4")
+        page.wait_for_function(
+            "([el, before]) => el.innerText !== before && el.innerText.includes('nf4')",
+            arg=[memory.element_handle(), before],
+        )
+        # too many new tokens for the context: the message sits beside that field, Save greys
+        tokens = editor.locator(".nbm-f-max_tokens input")
+        tokens.fill("999999")
+        tokens.press("Enter")
+        editor.locator(".nbm-error", has_text="do not fit a context").wait_for()
+        assert editor.locator("button", has_text="Save").is_disabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "configure-error.png"))
+        tokens.fill("64")
+        tokens.press("Enter")
+        page.wait_for_function(
+            "el => !el.disabled", arg=editor.locator("button", has_text="Save").element_handle()
+        )
+        editor.locator("button", has_text="Save").click()
+        editor.locator(".nbm-ok", has_text="saved to").wait_for()
+        page.locator(".jp-Cell").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "configure.png"))
+    saved = tmp_path / "kernel-home" / "configs" / f"{folder.name}.yaml"
+    text = saved.read_text()
+    assert "quantization: nf4" in text and "max_tokens: 64" in text

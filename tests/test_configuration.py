@@ -337,3 +337,69 @@ def test_configure_is_one_call(tiny_models: dict[str, Path]) -> None:
     assert {t.template_id for t in nbmodels.templates()} >= {"interface", "knowledge", "embedding"}
     with pytest.raises(ConfigurationError, match="did you mean 'temperature'"):
         nbmodels.configure(folder, temprature=0.3)
+
+
+# -- one stored configuration per model ------------------------------------------------------------
+def test_each_model_keeps_its_configuration_as_yaml_in_the_home(tmp_path: Path) -> None:
+    import nbmodels
+    from nbmodels.configuration import (
+        configuration_path,
+        get_configuration,
+        stored_configurations,
+        update_configuration,
+    )
+    from nbmodels.settings import Settings
+
+    s = Settings(home=tmp_path / "home")
+    ids = ["org/name", "org--name", "ollama:llama3.2:1b", "a b/c?d"]
+    paths = {configuration_path(i, s) for i in ids}
+    assert len(paths) == len(ids)  # no two ids share a file
+    assert configuration_path("org/name", s).name == "org--name.yaml"
+    assert get_configuration("org/name", s) is None
+    for i in ids:
+        save_configuration(ModelConfiguration(i), settings=s)
+    assert sorted(stored_configurations(s)) == sorted(ids)
+    stored = save_configuration(cfg(temperature=0.2, stop_sequences=("</s>",)), settings=s)
+    assert stored == configuration_path("org/name", s)
+    assert "temperature: 0.2" in stored.read_text()  # a person can read and diff it
+    assert get_configuration("org/name", s) == cfg(temperature=0.2, stop_sequences=("</s>",))
+    changed = update_configuration("org/name", settings=s, top_k=7)
+    assert changed.top_k == 7 and changed.temperature == 0.2
+    assert get_configuration("org/name", s) == changed
+    before = stored.read_text()
+    with pytest.raises(ConfigurationError, match="top_p"):
+        update_configuration("org/name", settings=s, top_p=3.0)
+    with pytest.raises(ConfigurationError, match="did you mean 'top_k'"):
+        update_configuration("org/name", settings=s, topk=3)
+    assert stored.read_text() == before  # an invalid change stores nothing
+    assert nbmodels.get_configuration is get_configuration
+    with pytest.raises(ConfigurationError, match="model_id"):
+        save_configuration(ModelConfiguration(""), settings=s)
+
+
+def test_two_kernels_updating_one_model_lose_neither_change(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from nbmodels.configuration import get_configuration
+    from nbmodels.settings import Settings
+
+    s = Settings(home=tmp_path / "home")
+    save_configuration(cfg(), settings=s)
+    script = """
+import sys
+from nbmodels.configuration import update_configuration
+field, last = sys.argv[1], sys.argv[2]
+for i in range(40):
+    update_configuration("org/name", **{field: (i if field == "top_k" else i / 100)})
+update_configuration("org/name", **{field: (int(last) if field == "top_k" else float(last))})
+"""
+    env = dict(os.environ, NBMODELS_HOME=str(s.home))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, f, last], env=env)
+        for f, last in (("top_k", "7"), ("temperature", "0.25"))
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    final = get_configuration("org/name", s)
+    assert final is not None and (final.top_k, final.temperature) == (7, 0.25)

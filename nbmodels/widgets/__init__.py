@@ -17,10 +17,14 @@ from ..settings import Settings
 from ..types import SupportedTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalog import Catalog
-    from .browser import Browser
+    from pathlib import Path
 
-__all__ = ["Browser", "browse"]
+    from ..catalog import Catalog
+    from ..types import ModelConfiguration, ModelMetadata
+    from .browser import Browser
+    from .configure import ConfigEditor
+
+__all__ = ["Browser", "ConfigEditor", "browse", "config_editor"]
 
 
 def browse(
@@ -75,9 +79,32 @@ def browse(
     )
 
 
+def config_editor(
+    model: ModelMetadata | str | Path,
+    config: ModelConfiguration | None = None,
+    *,
+    batch: int = 1,
+    settings: Settings | None = None,
+) -> ConfigEditor:
+    """A configuration editor for ``model`` (a folder, ``.gguf``, Hub id or ``model_info``'s
+    answer): ``config`` if given, else the model's stored configuration, else
+    ``nbmodels.configure(model)``. Fields are validated as they change, the memory bar
+    follows context, batch and quantization, Save writes the model's YAML."""
+    from ..configuration import get_configuration
+    from .configure import ConfigEditor
+
+    if config is None and isinstance(model, str) and not model.startswith(("/", ".", "~")):
+        config = get_configuration(model, settings)
+    return ConfigEditor(model, config, batch=batch, settings=settings)
+
+
 def __getattr__(name: str) -> Any:
     if name == "Browser":
         from .browser import Browser
 
         return Browser
+    if name == "ConfigEditor":
+        from .configure import ConfigEditor
+
+        return ConfigEditor
     raise AttributeError(f"module 'nbmodels.widgets' has no attribute {name!r}")
