@@ -30,6 +30,7 @@ from .types import (
     ModelConfigTemplate,
     ModelConfiguration,
     ModelMetadata,
+    ModelSource,
     ModelType,
     SupportedTask,
 )
@@ -688,6 +689,8 @@ def auto_configure(
         meta: ModelMetadata | None = model
         folder = Path(model.local_path) if model.local_path else None
         model_id = model.id
+        if folder is None and model.source is ModelSource.HUGGING_FACE:
+            folder = _hub_config_files(model, settings or default_settings(), reasons)
     else:
         meta, folder, model_id = None, Path(model), Path(model).name
     config: dict[str, Any] = {}
@@ -751,6 +754,25 @@ def auto_configure(
         changes["temperature"] = 0.0  # greedy, as the model's authors set it
     custom = dict(base.custom_settings, reasons=reasons)
     return dataclasses.replace(base, custom_settings=custom, **changes)
+
+
+def _hub_config_files(meta: ModelMetadata, settings: Settings, reasons: list[str]) -> Path | None:
+    """The model's config.json and generation_config.json from the Hub (a few kB, into the
+    HF cache as transformers would fetch them); None, with the reason said, when unreachable."""
+    from .errors import NBModelsError
+    from .sources.huggingface import fetch_small_files
+
+    try:
+        folder = fetch_small_files(
+            meta.id, ["config.json", "generation_config.json"], settings=settings,
+            revision=meta.version, required=None,
+        )  # fmt: skip
+    except NBModelsError as exc:
+        reasons.append(f"config.json not read ({exc}): from the Hub's record alone")
+        return None
+    if folder is not None:
+        reasons.append("config.json and generation_config.json read from the Hub (no weights)")
+    return folder
 
 
 # -- optimisation and the one entry point ---------------------------------------------------------

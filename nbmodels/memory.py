@@ -273,16 +273,21 @@ def _from_gguf(path: Path, model_id: str) -> _Model:
 
 
 def _from_hub(repo_id: str, revision: str | None) -> _Model:
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi
 
     from .settings import default_settings
+    from .sources.huggingface import fetch_small_files, hub_error
 
     settings = default_settings()
+    folder = fetch_small_files(repo_id, ["config.json"], settings=settings, revision=revision)
+    assert folder is not None  # config.json is required: its absence raised
+    config = json.loads((folder / "config.json").read_text())
     api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token)
-    path = hf_hub_download(repo_id, "config.json", revision=revision, endpoint=settings.hf_endpoint, cache_dir=settings.hf_cache,
-                           token=settings.hf_token)  # fmt: skip
-    config = json.loads(Path(path).read_text())
-    meta = api.get_safetensors_metadata(repo_id, revision=revision)
+    try:
+        meta = api.get_safetensors_metadata(repo_id, revision=revision)
+    except Exception as exc:  # the Hub's answer becomes one of ours, saying what to do
+        raise hub_error(exc, endpoint=settings.hf_endpoint, repo_id=repo_id, revision=revision,
+                        token=settings.hf_token) from None  # fmt: skip
     per_dtype: dict[str, int] = {}
     for file_meta in meta.files_metadata.values():
         for dtype, n in file_meta.parameter_count.items():
@@ -432,6 +437,8 @@ def _estimate(
 
     hw = hardware or read_hardware()
     notes = list(m.notes)
+    if m.arch.max_positions and ctx > m.arch.max_positions:
+        notes.append(f"context {ctx} is beyond the model's {m.arch.max_positions} positions: it cannot generate that far")  # fmt: skip
     gpu = next((g for g in hw.gpus if g.kind == "cuda"), None)
     want_gpu = gpu is not None and cfg.device_map not in ("cpu",)
     peak = max(parts["load_peak"], parts["generate_peak"]) + parts["spread"]
@@ -467,6 +474,14 @@ def _estimate(
                 )
                 advice.append(f"{name}: peak {format_size(alt_peak)}")
                 break
+        if batch > 1:
+            fits_batch = next(
+                (b for b in range(batch // 2, 0, -1)
+                 if max((alt := _parts(m, quant, dtype, ctx, b))["load_peak"], alt["generate_peak"]) + alt["spread"] <= hw.usable_ram_bytes),
+                None,
+            )  # fmt: skip
+            if fits_batch:
+                advice.append(f"batch={fits_batch}: the largest batch that fits at this context")
         if ctx > 2048:
             alt = _parts(m, quant, dtype, ctx // 4, batch)
             advice.append(

@@ -792,3 +792,41 @@ def _float(value: Any) -> float | None:
 
 def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
+
+
+def fetch_small_files(
+    repo_id: str,
+    filenames: Iterable[str],
+    *,
+    settings: Settings,
+    revision: str | None = None,
+    required: str | None = "config.json",
+) -> Path | None:
+    """Fetch a few small files of ``repo_id`` (``config.json``, ``generation_config.json``...)
+    into the HF cache, where transformers would put them, without progress bars, and return
+    the snapshot folder that holds them (None when none exists upstream). A missing
+    ``required`` file is an error that says so; the others are optional. Hub failures become
+    nbmodels errors (:func:`hub_error`)."""
+    from huggingface_hub import hf_hub_download
+
+    folder: Path | None = None
+    for name in filenames:
+        try:
+            path = hf_hub_download(
+                repo_id, name, revision=revision, endpoint=settings.hf_endpoint,
+                cache_dir=settings.hf_cache, token=settings.hf_token, tqdm_class=_QuietBar,
+            )  # fmt: skip
+        except RemoteEntryNotFoundError:
+            if name == required:
+                raise ConfigurationError(
+                    f"{repo_id!r} has no {name} on {settings.hf_endpoint}: it is not a "
+                    "transformers model (a GGUF-only repo? estimate from the .gguf file)."
+                ) from None
+            continue
+        except Exception as exc:  # every Hub failure becomes one of ours (or re-raises a bug)
+            raise hub_error(
+                exc, endpoint=settings.hf_endpoint, repo_id=repo_id, revision=revision,
+                token=settings.hf_token,
+            ) from None  # fmt: skip
+        folder = Path(path).parent
+    return folder

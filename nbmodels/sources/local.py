@@ -340,7 +340,14 @@ class LocalSource(InMemorySource):
         has_weights = any(f.path.rsplit("/", 1)[-1].endswith(_WEIGHT_SUFFIXES) for f in files)
         fields["extra"] = {
             "origin": "hf-cache",
-            **({} if has_weights else {"incomplete": "no weight files in the cache"}),
+            **(
+                {}
+                if has_weights
+                else {
+                    "incomplete": "no weight files in the cache",
+                    "size_on_disk": repo.size_on_disk,
+                }
+            ),
             "refs": sorted(revision.refs),
             "revisions": len(revisions),
             **fields["extra"],
@@ -352,7 +359,8 @@ class LocalSource(InMemorySource):
             name=repo_id.rsplit("/", 1)[-1],
             author=repo_id.split("/", 1)[0] if "/" in repo_id else None,
             version=revision.commit_hash,
-            size_bytes=repo.size_on_disk,
+            # without weights the model's size is unknown (a filter on size says so)
+            size_bytes=repo.size_on_disk if has_weights else None,
             files=tuple(files),
             local_path=str(snapshot),
             updated_at=datetime.fromtimestamp(repo.last_modified, tz=UTC),
