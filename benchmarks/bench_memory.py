@@ -75,29 +75,61 @@ def main(argv: list[str] | None = None) -> int:
                         if args.save:
                             with args.save.open("a") as fh:
                                 fh.write(json.dumps(runs[-1]) + "\n")
-    print(f"{'model':<20}{'mode':<7}{'ctx':>6} | {'load peak meas/est':>19} | {'steady meas/est':>16} | "
-          f"{'gen peak meas/est':>18} | {'accel':>6} {'accel err':>9} | {'est err':>7}")  # fmt: skip
-    errors, accel_errors = [], []
-    for r in runs:
-        folder = Path(args.dest) / r["model"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:  # repeats of one case are summarised together (median, min-max)
+        groups.setdefault(
+            (r["model"], r["mode"], r["batch"], r["prompt"], r["new_tokens"]), []
+        ).append(r)
+    print(f"{'model':<20}{'mode':<7}{'ctx':>5} | {'load peak: measured (min-max) / est':>37} | "
+          f"{'steady':>29} | {'generate peak':>29} | {'accelerate':>10} | spread")  # fmt: skip
+    phase_errors: dict[str, list[float]] = {"load_peak": [], "steady": [], "generate_peak": []}
+    outside: list[str] = []
+    accel_errors: list[float] = []
+    for (model, mode, batch, prompt, new), rs in groups.items():
+        folder = Path(args.dest) / model
         if not folder.is_dir():
-            folder = build(r["model"], args.dest) if r["model"] in ARCHITECTURES else folder
-        e = estimate(folder, r["mode"], r["prompt"], r["new_tokens"], r["batch"])
-        meas_peak = max(r["load_peak_mib"], r["generate_peak_mib"])
-        est_peak = max(e["load_peak_mib"], e["generate_peak_mib"])
-        err = (est_peak - meas_peak) / meas_peak
-        inside = e["spread_mib"] and est_peak <= meas_peak <= est_peak + e["spread_mib"]
-        errors.append(abs(err) if not inside else 0.0)
+            folder = build(model, args.dest) if model in ARCHITECTURES else folder
+        e = estimate(folder, mode, prompt, new, batch)
+        cells = []
+        for key in phase_errors:
+            vals = sorted(r[f"{key}_mib"] for r in rs)
+            med, lo, hi = vals[len(vals) // 2], vals[0], vals[-1]
+            est = e[f"{key}_mib"]
+            err = (est - med) / med
+            # within 10% of the median; or, where identical runs differ (bitsandbytes), the
+            # estimate's band [est, est + spread] meets the measured range widened by 10%
+            ok = abs(err) <= 0.10 or (
+                e["spread_mib"] > 0 and est <= hi * 1.10 and est + e["spread_mib"] >= lo * 0.90
+            )
+            phase_errors[key].append(abs(err))
+            if not ok:
+                outside.append(f"{model} {mode} {prompt + new} {key} {err:+.0%}")
+            cells.append(
+                f"{med:6.0f} ({lo:5.0f}-{hi:5.0f}) / {est:6.0f} {err:+4.0%}{' ' if ok else '!'}"
+            )
+        meas_peak = max(sorted(r["load_peak_mib"] for r in rs)[len(rs) // 2],
+                        sorted(r["generate_peak_mib"] for r in rs)[len(rs) // 2])  # fmt: skip
         acc_err = (e["accelerate_mib"] - meas_peak) / meas_peak
         accel_errors.append(abs(acc_err))
-        print(f"{r['model']:<20}{r['mode']:<7}{r['prompt'] + r['new_tokens']:>6} | "
-              f"{r['load_peak_mib']:>8.0f} / {e['load_peak_mib']:>8.0f} | {r['steady_mib']:>7.0f} / {e['steady_mib']:>6.0f} | "
-              f"{r['generate_peak_mib']:>8.0f} / {e['generate_peak_mib']:>7.0f} | {e['accelerate_mib']:>6.0f} {acc_err:>+8.0%} | "
-              f"{err:>+6.0%}{' (in spread)' if inside else ''}")  # fmt: skip
-    within = sum(1 for x in errors if x <= 0.10)
-    print(f"\npeak (max of load and generate): nbmodels within 10% in {within}/{len(errors)} cases, "
-          f"median |error| {sorted(errors)[len(errors) // 2]:.0%}, worst {max(errors):.0%}; "
-          f"accelerate median |error| {sorted(accel_errors)[len(accel_errors) // 2]:.0%}, worst {max(accel_errors):.0%}")  # fmt: skip
+        print(f"{model:<20}{mode:<7}{prompt + new:>5} | " + " | ".join(cells)
+              + f" | {e['accelerate_mib']:>5.0f} {acc_err:+4.0%} | {e['spread_mib']:.0f}")  # fmt: skip
+    print("\nMiB above the runtime's own baseline (torch imported); ! = outside 10% (and outside "
+          "the spread where runs vary)")  # fmt: skip
+    for key, errs in phase_errors.items():
+        errs = sorted(errs)
+        print(f"{key:>14}: median |error| {errs[len(errs) // 2]:.0%}, worst {errs[-1]:.0%}, "
+              f"within 10% in {sum(x <= 0.10 for x in errs)}/{len(errs)}")  # fmt: skip
+    accel_errors.sort()
+    print(
+        f"accelerate's method vs the measured peak: median |error| "
+        f"{accel_errors[len(accel_errors) // 2]:.0%}, worst {accel_errors[-1]:.0%}"
+    )
+    n_cases = 3 * len(groups)
+    print(
+        f"inside the bound (10%, or the spread where runs vary): {n_cases - len(outside)}/{n_cases}"
+    )
+    for line in outside:
+        print("  outside:", line)
     return 0
 
 

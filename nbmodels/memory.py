@@ -30,8 +30,11 @@ The overhead constants (``_RUNTIME``) were fitted on this project's calibration
 (``benchmarks/bench_memory.py``: random-weight Llama-GQA, Qwen2 sliding-window and BERT
 models, fp32/bf16/8-bit/4-bit, two contexts, CPU); GPU figures use the same formula for
 VRAM and are not calibrated (no GPU here), which the estimate says in ``notes``.
-bitsandbytes 4-bit loads vary by hundreds of MiB between identical runs (its allocator
-keeps temporaries): ``spread_bytes`` says how much higher a run may go.
+Identical runs differ, measured: bitsandbytes 8-bit and 4-bit loads by hundreds of MiB (its
+temporaries and the allocator's timing), and a checkpoint loaded in its own dtype by up to its
+untied input embedding (how much of it the kernel maps in around the rows read depends on what
+the page cache holds), and any load by ~25 MiB (the allocator's arenas). ``spread_bytes`` says how much higher a run may go; the figures are the
+low end, and the fit verdict counts the spread.
 """
 
 from __future__ import annotations
@@ -57,18 +60,22 @@ _ENCODERS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta
 
 # Fitted on benchmarks/bench_memory.py (MiB, and multipliers of the terms named).
 _RUNTIME = {
-    "load": 105.0,  # transformers' loading machinery
+    "load": 118.0,  # transformers' loading machinery
     "run": 125.0,  # generation machinery, oneDNN scratch, allocator arenas after a generate
+    "run_half": 25.0,
+    "encoder_keep": 0.4,  # an encoder's forward: this x its transients stays with the allocator  # float16/bfloat16 kernels keep float32 scratch on CPU
     "kv_extra": 1.0,  # the DynamicCache grows by concatenation: a second copy at the peak
     "act": 2.0,  # MLP intermediates (x tokens x intermediate x bytes)
     "scores": 1.0,  # attention scores where a mask is materialised
     "bnb8_load": 0.33,  # 8-bit: temporaries kept, x float32 bytes of the Linear weights
     "bnb8_run": 70.0,
-    "bnb8_act": 1.0e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
+    "bnb8_act": 0.7e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
     "bnb4_load": 0.05,
     "bnb4_run": 60.0,
     "bnb4_act": 3.0,
-    "bnb4_spread": 0.7,  # 4-bit loads: up to this x float32 Linear bytes more (measured)
+    "run_spread": 25.0,  # the runtime's own overhead, between identical runs (allocator arenas)
+    "bnb8_spread": 0.6,  # 8-bit loads: identical runs differ by up to this x float32 Linear bytes
+    "bnb4_spread": 0.9,  # 4-bit loads: the same (bitsandbytes' temporaries, allocator timing)
 }
 
 
@@ -193,7 +200,7 @@ class MemoryEstimate:
     load_peak_bytes: int
     steady_bytes: int
     generate_peak_bytes: int
-    spread_bytes: int  # how much higher a run may go (bitsandbytes 4-bit), 0 otherwise
+    spread_bytes: int  # how much higher an identical run may go (see the module's docstring)
     available_bytes: int | None  # usable RAM (or free VRAM of the device)
     verdict: str  # "fits on GPU", "fits in RAM", "won't fit", "unknown"
     advice: tuple[str, ...] = ()
@@ -338,12 +345,17 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
     tokens = batch * context
     kv = a.kv_cache_bytes(context, batch, compute)
     act = tokens * a.intermediate_size * compute
-    scores = batch * a.heads * context * context * compute if (a.sliding_layers or a.encoder) else 0
+    # softmax runs in float32 whatever the dtype
+    scores = batch * a.heads * context * context * 4 if (a.sliding_layers or a.encoder) else 0
     same = m.file_dtype == dtype and quant == "none"
     file_bytes = m.file_bytes
     r = _RUNTIME
     linear32 = linear * 4
-    if same:  # the weights are the mapped file's pages; an untied input embedding is read by rows
+    untouched = 0.0
+    if same:  # the weights are the mapped file's pages
+        # an untied input embedding is read row by row; how much of it becomes resident
+        # depends on the page cache (the kernel maps cached pages around each row read):
+        # measured, from none of it to all of it for the same run. The spread says so.
         untouched = (
             0 if a.tied_embeddings or a.encoder else a.vocab_size * a.hidden_size * load_bytes
         )
@@ -357,6 +369,8 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
         load_peak = r["load"] * MiB + file_bytes + quantized + extra * linear32
         resident = file_bytes + quantized + extra * linear32
     run = r["run"] * MiB
+    if quant == "none" and load_bytes == 2:
+        run += r["run_half"] * MiB
     transient = r["kv_extra"] * kv + r["act"] * act + r["scores"] * scores
     if quant == "8bit":
         run += r["bnb8_run"] * MiB
@@ -365,6 +379,7 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
         run += r["bnb4_run"] * MiB
         transient += r["bnb4_act"] * act
     steady = resident + run + kv
+    kept_after = r["encoder_keep"] * transient if a.encoder else 0.0
     return {
         "weights": weights,
         "file": file_bytes,
@@ -372,9 +387,11 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
         "activations": transient,
         "overhead": run,
         "load_peak": load_peak,
-        "steady": steady,
+        "steady": steady + kept_after,
         "generate_peak": steady + transient,
-        "spread": r["bnb4_spread"] * linear32 if quant in ("nf4", "fp4", "nf4-dq") else 0,
+        "spread": (r["bnb8_spread"] if quant == "8bit" else r["bnb4_spread"]) * linear32
+        if quant != "none"
+        else untouched + r["run_spread"] * MiB,
         "accelerate": m.parameters
         * 4
         / {"none": 4 / load_bytes, "8bit": 4, "nf4": 8}.get(
@@ -456,7 +473,8 @@ def _estimate(
         available = hw.usable_ram_bytes
         verdict = "fits in RAM" if peak <= available else "won't fit"
     if parts["spread"]:
-        notes.append(f"bitsandbytes 4-bit loads vary between runs: up to {format_size(parts['spread'])} more")  # fmt: skip
+        why = "bitsandbytes' temporaries" if quant != "none" else "the allocator's arenas, and how much of a memory-mapped input embedding the page cache maps in"  # fmt: skip
+        notes.append(f"identical runs vary by up to {format_size(parts['spread'])} ({why})")  # fmt: skip
     if m.file_dtype == "gguf":
         notes.append("GGUF loaded through transformers: not calibrated (the header gives the shape and size)")  # fmt: skip
     advice: list[str] = []
