@@ -53,6 +53,7 @@ from .files import atomic_path
 from .settings import Settings, default_settings, settings_generation
 from .sources import SORT_KEYS, Source, get_source
 from .sources.base import InMemorySource
+from .store import DeltaSnapshot, DeltaTable
 from .tasks import resolve_task
 from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
@@ -72,6 +73,15 @@ __all__ = [
     "trending",
 ]
 
+_QUERY_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("query", pa.string()),
+        ("limit", pa.int64()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("count", pa.int64()),
+    ]
+)
 MODELS_FILE = "models.parquet"
 QUERIES_FILE = "queries.parquet"
 SCHEMA_VERSION = 1
@@ -145,6 +155,16 @@ class Catalog:
         self._asked: dict[tuple[str, str], _Asked] = {}
         self._unsorted = 0  # rows appended out of order since the table was last sorted
         self.warnings: list[str] = []
+        # on disk: a base file plus one delta per write (nbmodels.store.DeltaTable), so two
+        # kernels adding models at once both keep theirs; what this process has applied:
+        self._store = DeltaTable(self._path, "models")
+        self._qstore = DeltaTable(self._path, "queries")
+        self._seen: DeltaSnapshot | None = None
+        self._applied: list[str] = []  # models deltas applied, in order
+        self._qapplied: set[str] = set()
+        self._delta_rows = 0  # rows in deltas since the base was written
+        self._dirty: set[str] = set()  # keys changed here and not yet written
+        self._qdirty: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         rows = len(self) if self._con is not None else "not loaded"
@@ -162,19 +182,85 @@ class Catalog:
     # -- storage ----------------------------------------------------------------------------
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
+            if self._con is not None:
+                self._sync()
             if self._con is None:
-                asked = self._read_queries()
-                con = duckdb.connect(":memory:")
-                try:
-                    self._load_models(con)
-                except BaseException:
-                    con.close()
-                    raise
-                # sql() may run what a person typed: no files, no network, no extensions.
-                # From here on the catalog writes its Parquet files through pyarrow.
-                con.execute("SET enable_external_access = false")
-                self._con, self._asked = con, asked
+                for attempt in range(5):
+                    try:
+                        self._load()
+                        break
+                    except FileNotFoundError:  # a delta merged away while we read: again
+                        self.close()
+                        if attempt == 4:
+                            raise
+            assert self._con is not None
             return self._con
+
+    def _load(self) -> None:
+        """Base file, then every delta in order (other processes' writes included)."""
+        snap = self._store.snapshot_or_corrupt(self._corrupt)
+        asked = self._read_queries()
+        con = duckdb.connect(":memory:")
+        try:
+            self._con = con
+            self._load_models(con)
+            self._applied, self._delta_rows = [], 0
+            for name in snap.deltas:
+                self._apply_delta(name)
+        except BaseException:
+            con.close()
+            self._con = None
+            raise
+        # sql() may run what a person typed: no files, no network, no extensions.
+        # From here on the catalog writes its Parquet files through pyarrow.
+        con.execute("SET enable_external_access = false")
+        self._seen, self._asked = snap, asked
+
+    def _apply_delta(self, name: str) -> None:
+        try:
+            table = self._store.read_delta(name)
+        except FileNotFoundError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
+            raise self._corrupt(self._store.delta_dir / name, exc) from None
+        self._upsert(_frame.conform(table), save=False, track=False)
+        self._applied.append(name)
+        self._delta_rows += table.num_rows
+
+    def _sync(self) -> None:
+        """Catch up with what other processes wrote since this one last looked: their new
+        deltas, applied in order (a compaction elsewhere, or a delta older than one already
+        applied: reload). A directory listing when nothing changed."""
+        seen = self._seen
+        if seen is None or self._store.changed(seen):
+            self.close()
+            return
+        done = set(self._applied) | seen.merged
+        new = [n for n in self._store.list_deltas() if n not in done]
+        if not new:
+            self._sync_queries()
+            return
+        if self._applied and new[0] < self._applied[-1]:
+            self.close()  # another writer's delta sorts before ours: apply all in order
+            return
+        try:
+            for name in new:
+                self._apply_delta(name)
+        except FileNotFoundError:
+            self.close()
+            return
+        self._sync_queries()
+
+    def _sync_queries(self) -> None:
+        new = [n for n in self._qstore.list_deltas() if n not in self._qapplied]
+        for name in new:
+            try:
+                self._asked.update(self._asked_from(self._qstore.read_delta(name), name))
+            except FileNotFoundError:
+                continue  # merged into the base: read with it at the next load
+            except (OSError, pa.ArrowException) as exc:
+                raise self._corrupt(self._qstore.delta_dir / name, exc) from None
+            self._qapplied.add(name)
 
     def _corrupt(self, path: Path, reason: object) -> CorruptCatalogError:
         return CorruptCatalogError(
@@ -222,10 +308,25 @@ class Catalog:
             raise self._corrupt(path, _duckdb_message(exc)) from None
 
     def _read_queries(self) -> dict[tuple[str, str], _Asked]:
-        table = self._read_parquet(self._path / QUERIES_FILE)
         asked: dict[tuple[str, str], _Asked] = {}
-        if table is None:
-            return asked
+        table = self._read_parquet(self._path / QUERIES_FILE)
+        if table is not None:
+            asked.update(self._asked_from(table, QUERIES_FILE))
+        self._qapplied = set()
+        snap = self._qstore.snapshot_or_corrupt(self._corrupt)
+        for name in snap.deltas:
+            try:
+                table = self._qstore.read_delta(name)
+            except FileNotFoundError:
+                continue
+            except (OSError, pa.ArrowException) as exc:
+                raise self._corrupt(self._qstore.delta_dir / name, exc) from None
+            asked.update(self._asked_from(table, name))
+            self._qapplied.add(name)
+        return asked
+
+    def _asked_from(self, table: pa.Table, where: str) -> dict[tuple[str, str], _Asked]:
+        asked: dict[tuple[str, str], _Asked] = {}
         for row in table.to_pylist():
             try:
                 item = _Asked(
@@ -236,7 +337,7 @@ class Catalog:
                     count=int(row["count"] or 0),
                 )
             except (KeyError, TypeError, ValueError) as exc:
-                path = self._path / QUERIES_FILE
+                path = self._path / where
                 raise CorruptCatalogError(
                     f"The catalog file {path} has a bad row ({exc}). "
                     f"Delete {path} or call Catalog.clear() to start over."
@@ -245,33 +346,80 @@ class Catalog:
         return asked
 
     def _save(self) -> None:
-        con = self._connection()
-        table = con.sql("SELECT * FROM models").to_arrow_table()  # in its physical order
-        table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
-        _atomic_write_parquet(table, self._path / MODELS_FILE)
-        self._save_queries()
-
-    def _save_queries(self) -> None:
-        rows = [
-            {
-                "source": a.source,
-                "query": a.query,
-                "limit": a.limit,
-                "fetched_at": a.fetched_at,
-                "count": a.count,
-            }
-            for a in self._asked.values()
-        ]
-        schema = pa.schema(
-            [
-                ("source", pa.string()),
-                ("query", pa.string()),
-                ("limit", pa.int64()),
-                ("fetched_at", pa.timestamp("us", tz="UTC")),
-                ("count", pa.int64()),
+        """Write what changed here as one delta each for models and queries (never the whole
+        table); :meth:`_maybe_compact` merges them when they have grown."""
+        con = self._con
+        if con is None:
+            return
+        if self._dirty:
+            keys = pa.table({"key": pa.array(sorted(self._dirty), pa.string())})
+            con.register("_dirty", keys)
+            try:
+                table = con.sql(
+                    "SELECT * FROM models WHERE key IN (SELECT key FROM _dirty)"
+                ).to_arrow_table()
+            finally:
+                con.unregister("_dirty")
+            table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
+            name = self._store.append(table)
+            self._applied.append(name)
+            self._delta_rows += table.num_rows
+            self._dirty = set()
+        if self._qdirty:
+            rows = [
+                self._query_row(self._asked[k]) for k in sorted(self._qdirty) if k in self._asked
             ]
-        )
-        _atomic_write_parquet(pa.Table.from_pylist(rows, schema=schema), self._path / QUERIES_FILE)
+            self._qapplied.add(
+                self._qstore.append(pa.Table.from_pylist(rows, schema=_QUERY_SCHEMA))
+            )
+            self._qdirty = set()
+
+    def compact(self) -> None:
+        """Merge every delta (this process's and others') into ``models.parquet`` now, as
+        happens by itself when they grow; waits for a compaction running elsewhere."""
+        with self._lock:
+            self._connection()
+            with self._store.compaction_lock(timeout=30) as mine:
+                if not mine:
+                    raise StorageError(f"{self._path} is being compacted by another process for more than 30 s.")  # fmt: skip
+            self._maybe_compact(force=True)
+
+    @staticmethod
+    def _query_row(a: _Asked) -> dict[str, Any]:
+        return {"source": a.source, "query": a.query, "limit": a.limit,
+                "fetched_at": a.fetched_at, "count": a.count}  # fmt: skip
+
+    def _maybe_compact(self, *, force: bool = False) -> bool:
+        """Merge the deltas into the base when there are many (a few hundred small files
+        would slow every load) or they hold many rows; skipped while another process
+        compacts. Returns whether it compacted."""
+        con = self._con
+        if con is None:
+            return False
+        total = int(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
+        many = len(self._applied) >= 64 or self._delta_rows > max(50_000, total // 10)
+        if not (force or many):
+            return False
+        with self._store.compaction_lock() as mine:
+            if not mine:
+                return False
+            self._sync()  # everything on disk now, in order
+            if self._con is None:  # the sync reloaded (someone compacted): done for now
+                self._connection()
+                return False
+            self._sort_table(self._con)
+            table = self._con.sql("SELECT * FROM models").to_arrow_table()
+            table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
+            merged = list(self._applied)
+            self._store.write_base(table, merged)
+            rows = [self._query_row(a) for a in self._asked.values()]
+            self._qstore.write_base(
+                pa.Table.from_pylist(rows, schema=_QUERY_SCHEMA), sorted(self._qapplied)
+            )
+            self._seen = self._store.snapshot()
+            self._applied, self._delta_rows = [], 0
+            self._qapplied = set()
+        return True
 
     def clear(self) -> None:
         """Forget every model and remembered query, in memory and on disk.
@@ -294,8 +442,11 @@ class Catalog:
                     path.unlink()
                 else:
                     path.replace(path.with_name(f"{name}.corrupt-{stamp}"))
+            self._store.remove_all()
+            self._qstore.remove_all()
             self.close()
             self._asked = {}
+            self._dirty, self._qdirty = set(), set()
             self.warnings = []
 
     def close(self) -> None:
@@ -304,6 +455,7 @@ class Catalog:
             if self._con is not None:
                 self._con.close()
             self._con = None
+            self._seen = None
 
     def __enter__(self) -> Catalog:
         return self
@@ -329,14 +481,18 @@ class Catalog:
         """
         return self._upsert(_frame.frame_to_arrow(_frame.normalize_frame(df)))
 
-    def _upsert(self, incoming: pa.Table, *, save: bool = True) -> int:
+    def _upsert(self, incoming: pa.Table, *, save: bool = True, track: bool = True) -> int:
         if incoming.num_rows == 0:
             return 0
+        if track:  # rows of this process's own, to write as a delta (not others' deltas)
+            self._dirty.update(incoming["key"].to_pylist())
         # input order, so that the last row of a key wins (row_number() OVER () has none)
         incoming = incoming.append_column("_n", pa.array(range(incoming.num_rows), pa.int64()))
         cols = ", ".join(_frame.COLUMNS)
         with self._lock:
-            con = self._connection()
+            # no catch-up with other processes here: a reload would drop rows of this
+            # process not yet written (reads catch up; the order of deltas settles the rest)
+            con = self._con if self._con is not None else self._connection()
             con.register("_incoming", incoming)
             try:
                 con.execute("BEGIN")
@@ -369,9 +525,13 @@ class Catalog:
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
+                if track:
+                    self._dirty.difference_update(incoming["key"].to_pylist())
                 raise
             finally:
                 con.unregister("_incoming")
+            if save:
+                self._maybe_compact()
             return incoming.num_rows
 
     def _sort_table(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -563,12 +723,14 @@ class Catalog:
                 if not (extra and name in extra):  # a one-off source object is not remembered
                     qkey = key_of(name)
                     self._asked[(name, qkey)] = _Asked(name, qkey, asked_for, stamp, table.num_rows)
+                    self._qdirty.add((name, qkey))
                 if asked_for is not None and table.num_rows >= asked_for:
                     capped.append(name)
                 changed = True
             if changed:
                 try:
                     self._save()
+                    self._maybe_compact()
                 except StorageError as exc:  # the answer is shown; it is not kept: say so
                     self._note(f"{exc} This answer is not kept on disk.", SourceWarning)
         return capped

@@ -510,3 +510,15 @@ def duckdb_type(t: pa.DataType) -> str:
         "double": "DOUBLE",
         "bool": "BOOLEAN",
     }.get(str(t), "TIMESTAMPTZ")
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` with exactly the catalog's columns, in order and type (a column a file from
+    an older schema lacks comes back empty; one the schema no longer has is dropped)."""
+    arrays = []
+    for f in SCHEMA:
+        if f.name in table.column_names:
+            arrays.append(table[f.name].cast(f.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)

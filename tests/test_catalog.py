@@ -375,7 +375,11 @@ def test_search_asks_source_then_answers_from_disk(tmp_path: Path, frame: pd.Dat
     assert call["query"] == "llama"
     assert call["task"] == "text-generation"  # resolved; sources take pipeline tags too
     assert call["limit"] >= 20
+    assert list((cat.path / "models.deltas").glob("*.parquet"))  # written as a delta
+    assert list((cat.path / "queries.deltas").glob("*.parquet"))
+    cat.compact()  # merged into one file each
     assert (cat.path / "models.parquet").exists() and (cat.path / "queries.parquet").exists()
+    assert not list((cat.path / "models.deltas").glob("*.parquet"))
 
     again = cat.search(" LLaMA ", task="TEXT_GENERATION", limit=10)
     assert len(src.calls) == 1, "a question already asked is answered from the catalog"
@@ -616,6 +620,7 @@ def test_damaged_pages_behind_a_good_footer_are_corrupt_too(
 ) -> None:
     cat = make(tmp_path)
     cat.add(records)
+    cat.compact()
     path = cat.path / "models.parquet"
     data = bytearray(path.read_bytes())
     data[64:20_000] = bytes(range(256)) * (19_936 // 256) + bytes(19_936 % 256)

@@ -20,14 +20,18 @@ CHAT = "nbmodels-demo/tiny-llama-chat"
 
 
 def machine(ram_gib: float = 20, gpu_gib: float | None = None) -> Hardware:
-    gpus = (GPU(0, "Test GPU", "cuda", 24 * 2**30, int(gpu_gib * 2**30), (8, 6)),) if gpu_gib else ()
+    gpus = (
+        (GPU(0, "Test GPU", "cuda", 24 * 2**30, int(gpu_gib * 2**30), (8, 6)),) if gpu_gib else ()
+    )
     ram = int(ram_gib * 2**30)
     return Hardware(2, 2, 24 * 2**30, ram, None, gpus, "2.13.0", True, True)
 
 
 @pytest.fixture
 def editor(tiny_models, tmp_path: Path) -> ConfigEditor:
-    return ConfigEditor(tiny_models[CHAT], settings=Settings(home=tmp_path / "home"), hardware=machine())
+    return ConfigEditor(
+        tiny_models[CHAT], settings=Settings(home=tmp_path / "home"), hardware=machine()
+    )
 
 
 def test_the_controls_show_the_models_own_configuration(editor: ConfigEditor) -> None:
@@ -75,10 +79,14 @@ def test_the_memory_bar_follows_context_batch_and_quantization(editor: ConfigEdi
 
 
 def test_a_model_that_wont_fit_shows_what_to_change(tiny_models, tmp_path: Path) -> None:
-    tiny = ConfigEditor(tiny_models[CHAT], settings=Settings(home=tmp_path), hardware=machine(ram_gib=0.05))
+    tiny = ConfigEditor(
+        tiny_models[CHAT], settings=Settings(home=tmp_path), hardware=machine(ram_gib=0.05)
+    )
     assert tiny.estimate.verdict == "won't fit"
     assert "won&#x27;t fit" in tiny.memory.value or "won't fit" in tiny.memory.value
-    gpu = ConfigEditor(tiny_models[CHAT], settings=Settings(home=tmp_path), hardware=machine(gpu_gib=8))
+    gpu = ConfigEditor(
+        tiny_models[CHAT], settings=Settings(home=tmp_path), hardware=machine(gpu_gib=8)
+    )
     assert "cuda:0 free" in gpu.memory.value and gpu.estimate.verdict == "fits on GPU"
     assert "cuda:0" in gpu.fields["device_map"].options
 
@@ -108,4 +116,6 @@ def test_save_writes_the_models_yaml_and_the_editor_reopens_it(editor: ConfigEdi
     assert load_configuration(path) == stored
     again = nbmodels.config_editor(editor.config.model_id, settings=editor.settings)
     assert again.config == stored  # the stored configuration, found by id
-    assert again.estimate is None and "No memory estimate" in again.memory.value  # not on disk by id
+    assert (
+        again.estimate is None and "No memory estimate" in again.memory.value
+    )  # not on disk by id
