@@ -160,7 +160,8 @@ class Catalog:
         self._store = DeltaTable(self._path, "models")
         self._qstore = DeltaTable(self._path, "queries")
         self._seen: DeltaSnapshot | None = None
-        self._applied: list[str] = []  # models deltas applied, in order
+        self._applied: list[str] = []  # models deltas applied (in the order they came)
+        self._key_delta: dict[str, str] = {}  # key -> the newest delta that wrote it
         self._qapplied: set[str] = set()
         self._delta_rows = 0  # rows in deltas since the base was written
         self._dirty: set[str] = set()  # keys changed here and not yet written
@@ -204,9 +205,8 @@ class Catalog:
         try:
             self._con = con
             self._load_models(con)
-            self._applied, self._delta_rows = [], 0
-            for name in snap.deltas:
-                self._apply_delta(name)
+            self._applied, self._delta_rows, self._key_delta = [], 0, {}
+            self._apply_deltas(snap.deltas)
         except BaseException:
             con.close()
             self._con = None
@@ -216,16 +216,31 @@ class Catalog:
         con.execute("SET enable_external_access = false")
         self._seen, self._asked = snap, asked
 
-    def _apply_delta(self, name: str) -> None:
-        try:
-            table = self._store.read_delta(name)
-        except FileNotFoundError:
-            raise
-        except (OSError, pa.ArrowException) as exc:
-            raise self._corrupt(self._store.delta_dir / name, exc) from None
-        self._upsert(_frame.conform(table), save=False, track=False)
-        self._applied.append(name)
-        self._delta_rows += table.num_rows
+    def _apply_deltas(self, names: Sequence[str]) -> None:
+        """Apply deltas (one upsert for all of them). A row whose key a newer delta wrote is
+        skipped, so deltas may arrive in any order and every process ends with the same
+        table: the newest write of each row, by the deltas' clock-first names."""
+        tables = []
+        newer = self._key_delta
+        for name in sorted(names):
+            try:
+                table = self._store.read_delta(name)
+            except FileNotFoundError:
+                raise
+            except (OSError, pa.ArrowException) as exc:
+                raise self._corrupt(self._store.delta_dir / name, exc) from None
+            keys = table["key"].to_pylist()
+            keep = [newer.get(k, "") < name for k in keys]
+            if not all(keep):
+                table = table.filter(pa.array(keep))
+            for k, kept in zip(keys, keep, strict=True):
+                if kept:
+                    newer[k] = name
+            tables.append(_frame.conform(table))
+            self._delta_rows += table.num_rows
+        if tables:  # in name order: of two rows of one key, the later (newer) one wins
+            self._upsert(pa.concat_tables(tables), save=False, track=False)
+        self._applied.extend(sorted(names))
 
     def _sync(self) -> None:
         """Catch up with what other processes wrote since this one last looked: their new
@@ -240,12 +255,8 @@ class Catalog:
         if not new:
             self._sync_queries()
             return
-        if self._applied and new[0] < self._applied[-1]:
-            self.close()  # another writer's delta sorts before ours: apply all in order
-            return
         try:
-            for name in new:
-                self._apply_delta(name)
+            self._apply_deltas(new)
         except FileNotFoundError:
             self.close()
             return
@@ -363,6 +374,8 @@ class Catalog:
             table = table.replace_schema_metadata({"nbmodels_schema": str(SCHEMA_VERSION)})
             name = self._store.append(table)
             self._applied.append(name)
+            for k in self._dirty:
+                self._key_delta[k] = name
             self._delta_rows += table.num_rows
             self._dirty = set()
         if self._qdirty:
@@ -417,7 +430,7 @@ class Catalog:
                 pa.Table.from_pylist(rows, schema=_QUERY_SCHEMA), sorted(self._qapplied)
             )
             self._seen = self._store.snapshot()
-            self._applied, self._delta_rows = [], 0
+            self._applied, self._delta_rows, self._key_delta = [], 0, {}
             self._qapplied = set()
         return True
 
