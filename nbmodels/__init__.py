@@ -64,6 +64,7 @@ _LAZY = {
     "save_configuration": "nbmodels.configuration",
     "config_editor": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
+    "Registry": "nbmodels.modelregistry",
     "MemoryEstimate": "nbmodels.memory",
 }
 
@@ -79,6 +80,7 @@ __all__ = [
     "ModelSource",
     "ModelType",
     "NBModelsError",
+    "Registry",
     "Settings",
     "Source",
     "SupportedTask",
@@ -103,6 +105,7 @@ __all__ = [
     "popular",
     "refresh",
     "register_source",
+    "registry",
     "save_configuration",
     "search",
     "sql",
@@ -144,12 +147,17 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .machine import hardware
     from .memory import MemoryEstimate, estimate_memory
+    from .modelregistry import Registry
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse, config_editor
 
 
 def __getattr__(name: str) -> Any:
+    if name == "registry":  # the default registry of the current settings: never cached here
+        from .modelregistry import default_registry
+
+        return default_registry()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'nbmodels' has no attribute {name!r}")

@@ -324,6 +324,7 @@ def save_configuration(
         target = configuration_path(cfg.model_id, settings)
         with _store_lock(target):
             atomic_write(target, text.encode())
+        _note_in_registry(cfg, settings)
         return target
     target = Path(path)
     atomic_write(target, text.encode())
@@ -389,12 +390,29 @@ def update_configuration(
             import yaml
 
             atomic_write(target, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
+        _note_in_registry(updated, settings)
     except filelock.Timeout:
         raise ConfigurationError(
             f"{target} is locked by another process for more than 30 s; "
             f"if no kernel is updating {model_id!r}, delete {target}.lock."
         ) from None
     return updated
+
+
+def _note_in_registry(cfg: ModelConfiguration, settings: Settings | None) -> None:
+    """A stored configuration is the registry's too, for a model registered there (one not
+    registered is not added: an id alone says too little of it)."""
+    from .errors import ModelNotFoundError, NBModelsError, RegistryWarning
+    from .modelregistry import Registry
+
+    try:
+        Registry(settings=settings or default_settings()).set_configuration(cfg.model_id, cfg)
+    except ModelNotFoundError:
+        pass
+    except NBModelsError as exc:
+        import warnings
+
+        warnings.warn(f"The configuration is saved; the registry could not record it: {exc}", RegistryWarning, stacklevel=3)  # fmt: skip
 
 
 def stored_configurations(settings: Settings | None = None) -> list[str]:

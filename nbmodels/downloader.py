@@ -69,6 +69,7 @@ from .errors import (
     InsufficientSpaceError,
     ModelNotFoundError,
     NBModelsError,
+    RegistryWarning,
     UnsafePathError,
 )
 from .files import atomic_write, ensure_dir, storage_error
@@ -700,6 +701,7 @@ class DownloadTask:
                 current_file=None,
                 eta_seconds=0.0,
             )
+            self.downloader._register(self)
         finally:
             self._done.set()
 
@@ -756,6 +758,24 @@ class Downloader:
         self._broken_callbacks: set[int] = set()  # said once each
         self.active_transfers = 0  # for tests and the panel: transfers running right now
         self.peak_transfers = 0
+
+    def _register(self, task: DownloadTask) -> None:
+        """Record a finished download in the home's registry. The download stands either
+        way: a registry that cannot be written is said (a warning), not raised."""
+        import warnings
+
+        from .modelregistry import register_download
+
+        plan = task.plan
+        try:
+            register_download(self.settings, plan.model_id, plan.kind, plan.target, plan.commit)
+        except NBModelsError as exc:
+            warnings.warn(
+                f"{plan.model_id} is downloaded, but the registry could not record it: {exc} "
+                "(nbmodels.registry.update_index() records it later).",
+                RegistryWarning,
+                stacklevel=2,
+            )
 
     def __repr__(self) -> str:
         limit = f"{format_size(self.throttle.rate)}/s" if self.throttle.rate else "no limit"

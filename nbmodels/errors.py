@@ -233,3 +233,7 @@ def use_readable_warnings() -> None:
     if warnings.formatwarning is not _format_warning:
         _plain_formatwarning = warnings.formatwarning
         warnings.formatwarning = _format_warning  # type: ignore[assignment]
+
+
+class RegistryWarning(NBModelsWarning):
+    """Something the registry could not record (the operation itself went through)."""
