@@ -109,6 +109,8 @@ def _v2(con: sqlite3.Connection) -> None:
         "ALTER TABLE entries ADD COLUMN busy_seconds REAL NOT NULL DEFAULT 0",
         "ALTER TABLE entries ADD COLUMN measured_peak_bytes INTEGER",
         "ALTER TABLE entries ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'",
+        # search() and popular() walk entries most used first and stop at their limit
+        "CREATE INDEX entries_use_count ON entries (use_count DESC, key)",
         _log(2),
     ):
         con.execute(statement)
@@ -117,6 +119,12 @@ def _v2(con: sqlite3.Connection) -> None:
 #: numbered schema migrations: MIGRATIONS[i] takes a file from version i to i + 1
 MIGRATIONS = [_v1, _v2]
 _TABLES = ("entries", "dependencies", "tags", "aliases")
+_SQL_ENTRY_COLUMNS = (
+    "key, model_id, source, name, model_type, tasks, license, parameters, size_bytes, "
+    "local_path, configuration, download_status, is_available, is_active, registered_at, "
+    "last_updated, last_used, use_count, tokens_in, tokens_out, busy_seconds, "
+    "measured_peak_bytes, usage"
+)
 
 
 # -- records <-> JSON ---------------------------------------------------------------------------
@@ -329,6 +337,34 @@ class Registry:
         for dep in dependencies:
             self.add_dependency(meta.key, dep)
         return self.get(meta.key)
+
+    def register_many(
+        self, models: Iterable[ModelMetadata], *, available: bool | None = None
+    ) -> int:
+        """Register many models in one transaction (an index of a big cache, an import);
+        returns how many. Existing entries are updated as :meth:`register` does."""
+        now = time.time()
+        rows = []
+        for meta in models:
+            avail = available if available is not None else meta.is_downloaded
+            rows.append((meta.key, meta.id, meta.source.value, meta.name or meta.id.rsplit("/", 1)[-1],
+                         meta.model_type.value if meta.model_type else None,
+                         json.dumps([t.value for t in meta.tasks]), meta.license, meta.parameters,
+                         meta.size_bytes, meta.local_path, _metadata_json(meta),
+                         "completed" if meta.is_downloaded else "pending", int(bool(avail)), now, now))  # fmt: skip
+        with self._store.transaction() as con:
+            con.executemany(
+                "INSERT INTO entries (key, model_id, source, name, model_type, tasks, license, "
+                "parameters, size_bytes, local_path, metadata, download_status, is_available, "
+                "registered_at, last_updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET model_id=excluded.model_id, name=excluded.name, "
+                "model_type=excluded.model_type, tasks=excluded.tasks, license=excluded.license, "
+                "parameters=excluded.parameters, size_bytes=excluded.size_bytes, "
+                "local_path=excluded.local_path, metadata=excluded.metadata, "
+                "last_updated=excluded.last_updated",
+                rows,
+            )
+        return len(rows)
 
     def remove(self, ref: str) -> None:
         """Forget a model (its dependencies and aliases go with it; its files stay)."""
@@ -620,7 +656,6 @@ class Registry:
         ``aliases``, and ``registry``: entries with their tags and dependencies as lists),
         joinable with the catalog's ``models``."""
         import duckdb
-        import pyarrow as pa
 
         from .catalog import _READ_ONLY, default_catalog
         from .errors import SQLError
@@ -628,36 +663,57 @@ class Registry:
         first = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
         if first not in _READ_ONLY and first != "WITH":
             raise SQLError("registry.sql() runs SELECT statements only (the registry changes through its methods).")  # fmt: skip
-        con = duckdb.connect(":memory:")
-        try:
-            for table in _TABLES:
-                cur = self._store.connection().execute(f"SELECT * FROM {table}")
-                names = [d[0] for d in cur.description]
-                rows = cur.fetchall()
-                data = {n: [row[i] for row in rows] for i, n in enumerate(names)}
-                con.register(f"_{table}", pa.table(data) if rows else pa.table({n: pa.array([], pa.string()) for n in names}))  # fmt: skip
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
-            con.execute(
-                "CREATE VIEW registry AS SELECT e.* EXCLUDE (metadata, configuration), "
-                "e.configuration IS NOT NULL AS is_configured, "
-                "coalesce((SELECT list(tag ORDER BY tag) FROM tags t WHERE t.key = e.key), []) AS tags, "
-                "coalesce((SELECT list(depends_on ORDER BY depends_on) FROM dependencies d WHERE d.key = e.key), []) AS dependencies "
-                "FROM entries e"
-            )  # fmt: skip
-            if "models" in query:
-                catalog = default_catalog() if self.settings is default_settings() else None
-                if catalog is None:
-                    from .catalog import Catalog
+        con = self._duckdb()
+        if "models" in query:
+            from .catalog import Catalog
 
-                    catalog = Catalog(self.settings)
-                con.register("models", catalog._connection().sql("SELECT * FROM models").to_arrow_table())  # fmt: skip
-            con.execute("SET enable_external_access = false")
-            try:
-                return con.execute(query, params or []).df()
-            except duckdb.Error as exc:
-                raise SQLError(f"{exc}".split("\n")[0]) from None
+            catalog = (
+                default_catalog() if self.settings == default_settings() else Catalog(self.settings)
+            )
+            con.register("models", catalog._connection().sql("SELECT * FROM models").to_arrow_table())  # fmt: skip
+        try:
+            return con.execute(query, params or []).df()
+        except duckdb.Error as exc:
+            raise SQLError(f"{exc}".split("\n")[0]) from None
         finally:
-            con.close()
+            if "models" in query:
+                con.unregister("models")
+
+    def _duckdb(self) -> Any:
+        """A DuckDB copy of the registry's tables, rebuilt only when some process has written
+        since (DuckDB cannot read SQLite files here without its sqlite extension, which
+        would be a download: the copy is what that extension would scan)."""
+        import duckdb
+        import pyarrow as pa
+
+        version = self._store.data_version()
+        cached = getattr(self, "_duck", None)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        con = duckdb.connect(":memory:")
+        sqlite_con = self._store.connection()
+        for table in _TABLES:
+            # the entries without their metadata JSON (the columns hold what SQL needs)
+            select = f"SELECT {_SQL_ENTRY_COLUMNS} FROM entries" if table == "entries" else f"SELECT * FROM {table}"  # fmt: skip
+            cur = sqlite_con.execute(select)
+            names = [d[0] for d in cur.description]
+            columns = list(zip(*cur.fetchall(), strict=True)) or [() for _ in names]
+            data = pa.table({n: pa.array(list(col)) if col else pa.array([], pa.string()) for n, col in zip(names, columns, strict=True)})  # fmt: skip
+            con.register(f"_{table}", data)
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
+            con.unregister(f"_{table}")
+        con.execute(
+            "CREATE VIEW registry AS SELECT e.*, "
+            "e.configuration IS NOT NULL AS is_configured, "
+            "coalesce((SELECT list(tag ORDER BY tag) FROM tags t WHERE t.key = e.key), []) AS tags, "
+            "coalesce((SELECT list(depends_on ORDER BY depends_on) FROM dependencies d WHERE d.key = e.key), []) AS dependencies "
+            "FROM entries e"
+        )  # fmt: skip
+        con.execute("SET enable_external_access = false")
+        if cached is not None:
+            cached[1].close()
+        self._duck = (version, con)
+        return con
 
     # -- keeping it true ------------------------------------------------------------------------
     def cleanup(

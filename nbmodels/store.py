@@ -80,6 +80,7 @@ class SQLiteStore:
         self.migrations = list(migrations)
         self.timeout = timeout
         self._local = threading.local()
+        self.commits = 0  # write transactions committed by this object (a cache key)
         self._ready = False
         self._ready_lock = threading.Lock()
 
@@ -165,6 +166,12 @@ class SQLiteStore:
             except sqlite3.DatabaseError as exc:
                 con.execute("ROLLBACK")
                 raise self._corrupt(exc) from None
+            self.commits += 1
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever any process commits to the file (SQLite's ``data_version`` for
+        other connections' commits, :attr:`commits` for this object's own)."""
+        return int(self.connection().execute("PRAGMA data_version").fetchone()[0]), self.commits
 
     def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         try:
