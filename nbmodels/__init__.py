@@ -65,6 +65,8 @@ _LAZY = {
     "config_editor": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
     "Registry": "nbmodels.modelregistry",
+    "ModelManager": "nbmodels.modelmanager",
+    "manager": "nbmodels.modelmanager",
     "MemoryEstimate": "nbmodels.memory",
 }
 
@@ -76,6 +78,7 @@ __all__ = [
     "Downloader",
     "MemoryEstimate",
     "ModelConfiguration",
+    "ModelManager",
     "ModelMetadata",
     "ModelSource",
     "ModelType",
@@ -101,6 +104,7 @@ __all__ = [
     "get_configuration",
     "get_source",
     "hardware",
+    "manager",
     "model_info",
     "popular",
     "refresh",
@@ -147,6 +151,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .machine import hardware
     from .memory import MemoryEstimate, estimate_memory
+    from .modelmanager import ModelManager, manager
     from .modelregistry import Registry
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks

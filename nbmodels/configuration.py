@@ -836,7 +836,7 @@ def optimize(cfg: ModelConfiguration, goal: str, *, hardware: Any = None) -> Mod
         changes["device_map"] = "auto"
         reasons.append("device_map='auto': layers that do not fit the GPU go to RAM")
     elif goal == "speed":
-        changes["quantization"] = "none"
+        changes |= {"quantization": "none", "double_quant": False}
         if gpu is not None:
             fast_bf16 = (gpu.compute_capability or (0, 0)) >= (8, 0)
             changes |= {"dtype": "bfloat16" if fast_bf16 else "float16", "device_map": gpu.device}
@@ -849,7 +849,7 @@ def optimize(cfg: ModelConfiguration, goal: str, *, hardware: Any = None) -> Mod
                 else "float32 on CPU: this CPU has no native bf16 (AMX), where bf16 is slower than float32"
             )  # fmt: skip
     else:  # quality
-        changes["quantization"] = "none"
+        changes |= {"quantization": "none", "double_quant": False}
         if gpu is not None and (gpu.compute_capability or (0, 0)) >= (8, 0):
             changes |= {"dtype": "bfloat16", "device_map": gpu.device}
             reasons.append(
