@@ -63,6 +63,7 @@ _LAZY = {
     "update_configuration": "nbmodels.configuration",
     "save_configuration": "nbmodels.configuration",
     "config_editor": "nbmodels.widgets",
+    "registry_view": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
     "Registry": "nbmodels.modelregistry",
     "ModelManager": "nbmodels.modelmanager",
@@ -110,6 +111,7 @@ __all__ = [
     "refresh",
     "register_source",
     "registry",
+    "registry_view",
     "save_configuration",
     "search",
     "sql",
@@ -155,7 +157,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .modelregistry import Registry
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
-    from .widgets import browse, config_editor
+    from .widgets import browse, config_editor, registry_view
 
 
 def __getattr__(name: str) -> Any:

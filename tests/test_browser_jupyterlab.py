@@ -8,6 +8,7 @@ A screenshot of the result lands in ``artifacts/browse.png``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,41 @@ def test_the_configuration_editor_validates_live_and_saves_in_jupyterlab(
     saved = tmp_path / "kernel-home" / "configs" / f"{folder.name}.yaml"
     text = saved.read_text()
     assert "quantization: nf4" in text and "max_tokens: 64" in text
+
+
+def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny_models, tmp_path):
+    from nbmodels.modelregistry import Registry
+    from nbmodels.types import ModelConfiguration, ModelMetadata, ModelSource, SupportedTask
+
+    env = _kernel_env(hub_server, tmp_path)
+    reg = Registry(settings=Settings(home=Path(env["NBMODELS_HOME"])))
+    folder = tiny_models[CHAT]
+    reg.register(
+        ModelMetadata(id=CHAT, source=ModelSource.HUGGING_FACE, tasks=(SupportedTask.CHAT,),
+                      size_bytes=139_904, local_path=str(folder), is_downloaded=True),
+        configuration=ModelConfiguration(CHAT), aliases=["chat-default"],
+    )  # fmt: skip
+    reg.register(ModelMetadata(id="nbmodels-demo/tiny-embedder", source=ModelSource.HUGGING_FACE,
+                               tasks=(SupportedTask.EMBEDDING,), size_bytes=117_760))  # fmt: skip
+    reg.record_usage(CHAT, tokens_out=120, seconds=3.0, task="chat")
+    root = tmp_path / "lab"
+    root.mkdir()
+    write_notebook(root / "registry.ipynb", ["import nbmodels\nnbmodels.registry_view()"])
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=1000) as page:
+        open_notebook(page, lab, "registry.ipynb")
+        hide_left_area(page)
+        run_cell(page, 0)
+        view = page.locator(".nbm-registry")
+        view.locator(".nbm-table td", has_text=CHAT).first.wait_for()
+        assert "2 models · 1 downloaded · 1 configured · 0 active" in view.inner_text()
+        page.locator(".nbm-registry-picker select").select_option(f"{CHAT} (huggingface)")
+        view.locator("button", has_text=re.compile(r"^\s*Activate\s*$")).click()
+        view.locator(".nbm-ok", has_text="activated").wait_for()
+        view.locator(".nbm-badge.on-active").first.wait_for()
+        view.locator("button", has_text="Backup").click()
+        view.locator(".nbm-ok", has_text="backed up to").wait_for()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".jp-Cell").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "registry.png"))
+    assert reg.is_active(CHAT)
+    assert (Path(env["NBMODELS_HOME"]) / "registry-backup.db").exists()

@@ -20,11 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from ..catalog import Catalog
+    from ..modelregistry import Registry
     from ..types import ModelConfiguration, ModelMetadata
     from .browser import Browser
     from .configure import ConfigEditor
+    from .registry import RegistryView
 
-__all__ = ["Browser", "ConfigEditor", "browse", "config_editor"]
+__all__ = ["Browser", "ConfigEditor", "RegistryView", "browse", "config_editor", "registry_view"]
 
 
 def browse(
@@ -98,11 +100,23 @@ def config_editor(
     return ConfigEditor(model, config, batch=batch, settings=settings)
 
 
+def registry_view(registry: Registry | None = None, *, page_size: int = 25) -> RegistryView:
+    """A view of ``registry`` (default: ``nbmodels.registry``): badges, actions, backup."""
+    from ..modelregistry import default_registry
+    from .registry import RegistryView
+
+    return RegistryView(registry or default_registry(), page_size=page_size)
+
+
 def __getattr__(name: str) -> Any:
     if name == "Browser":
         from .browser import Browser
 
         return Browser
+    if name == "RegistryView":
+        from .registry import RegistryView
+
+        return RegistryView
     if name == "ConfigEditor":
         from .configure import ConfigEditor
 
