@@ -27,8 +27,11 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │   └── UnsafePathError (ValueError)       a file name pointing outside the model folder
     ├── GGUFError (ValueError)                 a file is not GGUF, or its header is damaged
     ├── StorageError (OSError)                 nbmodels cannot write (or read) its own files:
-    │                                          NBMODELS_HOME is a file, not writable, disk full
-    ├── RegistryError                          (registry module)
+    │   │                                      NBMODELS_HOME is a file, not writable, disk full
+    │   └── LockTimeout (TimeoutError)         another process held a lock past the timeout
+    │                                          (the message names it)
+    ├── RegistryError                          the registry file cannot be opened, is newer,
+    │                                          or an operation is refused (a dependency cycle)
     └── EngineError                            (engine module)
 
 Warnings (not errors) use :class:`NBModelsWarning` and its subclasses, e.g. a source that
@@ -55,11 +58,13 @@ __all__ = [
     "HubUnreachableError",
     "InsufficientSpaceError",
     "InvalidModelIdError",
+    "LockTimeout",
     "ModelNotFoundError",
     "NBModelsError",
     "NBModelsWarning",
     "OllamaNotRunningError",
     "RegistryError",
+    "RegistryWarning",
     "SQLError",
     "SourceTimeoutError",
     "SourceUnavailableError",
@@ -173,6 +178,10 @@ class InsufficientSpaceError(DownloadError, OSError):
 
 class UnsafePathError(DownloadError, ValueError):
     """A source named a file outside the model's folder (``..``, an absolute path)."""
+
+
+class LockTimeout(StorageError, TimeoutError):
+    """Another process held a store's lock for longer than the timeout (named in the message)."""
 
 
 class RegistryError(NBModelsError):

@@ -34,17 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import RegistryError, StorageError
+from .errors import LockTimeout, RegistryError, StorageError
 from .files import atomic_path, ensure_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 __all__ = ["DeltaSnapshot", "DeltaTable", "LockTimeout", "SQLiteStore"]
-
-
-class LockTimeout(StorageError):
-    """Another process held the store's lock for longer than the timeout."""
 
 
 def _holder_text() -> str:

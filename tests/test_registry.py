@@ -312,3 +312,32 @@ def test_a_registry_from_a_newer_nbmodels_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(RegistryError, match="newer than this nbmodels"):
         len(Registry(path))
+
+
+def test_a_lock_held_too_long_is_an_error_that_names_the_holder(tmp_path: Path) -> None:
+    from nbmodels.errors import LockTimeout
+
+    path = tmp_path / "registry.db"
+    Registry(path).register(meta("org/a"))
+    holder = textwrap.dedent(
+        """
+        import sys, time
+        from nbmodels.modelregistry import Registry
+        reg = Registry(sys.argv[1])
+        with reg._store.transaction():
+            print("holding", flush=True)
+            time.sleep(30)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(path)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+        waiting = Registry(path)
+        waiting._store.timeout = 0.5
+        waiting.get("org/a")  # readers are not blocked (WAL)
+        with pytest.raises(LockTimeout, match=f"process {proc.pid} on"):
+            waiting.activate("org/a")
+    finally:
+        proc.kill()
+        proc.wait()
+    Registry(path).activate("org/a")  # the lock went with the process
