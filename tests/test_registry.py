@@ -139,6 +139,12 @@ def test_downloads_register_themselves_and_update_index_follows_the_disk(hub_ser
     nbmodels.Downloader(settings).download("nbmodels-demo/tiny-embedder").wait()
     Registry(settings=settings).remove("nbmodels-demo/tiny-embedder")
     assert "huggingface:nbmodels-demo/tiny-embedder" in reg.update_index()["added"]
+    # cleanup with delete_files: the entry and its files in the HF cache go
+    repo = tmp_path / "hf" / "models--nbmodels-demo--tiny-embedder"
+    assert repo.is_dir()
+    gone = reg.cleanup(unused_for=timedelta(0), dry_run=False, delete_files=True)
+    assert "nbmodels-demo/tiny-embedder" in [e.metadata.id for e in gone]
+    assert "nbmodels-demo/tiny-embedder" not in reg and not list(repo.glob("snapshots/*"))
 
 
 def dataclasses_replace(obj, **kw):  # type: ignore[no-untyped-def]
