@@ -66,6 +66,7 @@ _LAZY = {
     "registry_view": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
     "Registry": "nbmodels.modelregistry",
+    "load": "nbmodels.engine",
     "ModelManager": "nbmodels.modelmanager",
     "manager": "nbmodels.modelmanager",
     "MemoryEstimate": "nbmodels.memory",
@@ -105,6 +106,7 @@ __all__ = [
     "get_configuration",
     "get_source",
     "hardware",
+    "load",
     "manager",
     "model_info",
     "popular",
@@ -151,6 +153,7 @@ if TYPE_CHECKING:  # pragma: no cover
         downloads,
         verify,
     )
+    from .engine import load
     from .machine import hardware
     from .memory import MemoryEstimate, estimate_memory
     from .modelmanager import ModelManager, manager

@@ -425,6 +425,19 @@ class Registry:
                 [now, int(tokens_in), int(tokens_out), float(seconds), json.dumps(usage), peak_bytes, key],
             )  # fmt: skip
 
+    def record_load(self, ref: str, peak_bytes: int) -> None:
+        """A load of the model, with the peak memory it measured (``estimate_memory``
+        shows it beside the estimate)."""
+        key = self._key(ref)
+        with self._store.transaction() as con:
+            row = con.execute("SELECT usage FROM entries WHERE key = ?", [key]).fetchone()
+            usage = json.loads(row[0] or "{}") if row else {}
+            usage["loads"] = int(usage.get("loads", 0)) + 1
+            con.execute(
+                "UPDATE entries SET measured_peak_bytes = ?, usage = ?, last_updated = ? WHERE key = ?",
+                [int(peak_bytes), json.dumps(usage), time.time(), key],
+            )
+
     def tag(self, ref: str, *tags: str) -> None:
         key = self._key(ref)
         with self._store.transaction() as con:

@@ -1,0 +1,220 @@
+"""The engine on real tiny models: nbmodels' output equals plain transformers' for the same
+model and settings, streaming equals generating, a stop ends generation early, an error in
+the generating thread reaches the caller, usage lands in the registry."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import nbmodels
+from nbmodels.engine import ModelHandle, load
+from nbmodels.errors import ConfigurationError, EngineError
+from nbmodels.settings import Settings
+
+CHAT = "nbmodels-demo/tiny-llama-chat"
+PROMPT = "Once upon a time"
+
+
+@pytest.fixture(scope="module")
+def chat(tiny_models) -> ModelHandle:
+    return load(tiny_models[CHAT], settings=Settings(home=Path("/nonexistent-home")))
+
+
+def plain_greedy(folder: Path, prompts: list[str], n: int, **load_kwargs: object) -> list[str]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(folder, **load_kwargs)
+    enc = tok(prompts, return_tensors="pt", padding=len(prompts) > 1)
+    out = model.generate(**enc, max_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+    return [tok.decode(o[enc["input_ids"].shape[1] :], skip_special_tokens=True) for o in out]
+
+
+def test_greedy_output_equals_plain_transformers(chat: ModelHandle, tiny_models) -> None:
+    r = chat.generate(PROMPT, temperature=0, max_tokens=24)
+    assert r.text == plain_greedy(tiny_models[CHAT], [PROMPT], 24)[0]
+    assert r.completion_tokens == 24 and r.finish_reason == "length"
+    assert r.prompt_tokens > 0 and r.time_to_first_token is not None and r.tokens_per_second > 0
+    batch = chat.generate([PROMPT, "The weather"], temperature=0, max_tokens=12)
+    assert [b.text for b in batch] == plain_greedy(tiny_models[CHAT], [PROMPT, "The weather"], 12)
+
+
+def test_streamed_text_equals_generated_text(chat: ModelHandle) -> None:
+    whole = chat.generate(PROMPT, temperature=0, max_tokens=30).text
+    chunks = list(chat.stream(PROMPT, temperature=0, max_tokens=30))
+    assert len(chunks) > 1 and "".join(chunks) == whole
+    assert chat.last_response.text == whole and chat.last_response.completion_tokens == 30
+
+
+def test_a_seed_makes_sampling_reproducible(chat: ModelHandle) -> None:
+    a = chat.generate(PROMPT, temperature=1.0, do_sample=True, seed=7, max_tokens=16).text
+    b = chat.generate(PROMPT, temperature=1.0, do_sample=True, seed=7, max_tokens=16).text
+    assert a == b
+
+
+def test_stop_sequences_end_the_text(chat: ModelHandle) -> None:
+    whole = chat.generate(PROMPT, temperature=0, max_tokens=30).text
+    stop = whole[5:7]
+    assert stop and stop in whole
+    cut = chat.generate(PROMPT, temperature=0, max_tokens=30, stop=[stop])
+    # generation ends at the stop string (transformers matches it across the prompt's end
+    # too), and the text ends before it
+    assert whole.startswith(cut.text) and stop not in cut.text and len(cut.text) < len(whole)
+    assert cut.finish_reason == "stop" and cut.completion_tokens < 30
+    assert "".join(chat.stream(PROMPT, temperature=0, max_tokens=30, stop=[stop])) == cut.text
+
+
+def test_a_stop_ends_a_long_generation_early(chat: ModelHandle) -> None:
+    chunks = []
+    for chunk in chat.stream(PROMPT, temperature=0, max_tokens=240):
+        chunks.append(chunk)
+        if len(chunks) == 3:
+            chat.stop()  # what the playground's Stop button does
+    assert chat.last_response.finish_reason == "stopped"
+    assert chat.last_response.completion_tokens < 10  # within a token or two of the stop
+    # and from another thread while generate() runs
+    threading.Timer(0.2, chat.stop).start()
+    r = chat.generate(PROMPT, temperature=0, max_tokens=240)
+    assert r.finish_reason == "stopped" and r.completion_tokens < 240
+
+
+def test_an_error_in_the_generating_thread_reaches_the_caller(chat: ModelHandle, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("out of memory in a kernel")
+
+    monkeypatch.setattr(chat.model, "generate", broken)
+    t = time.perf_counter()
+    with pytest.raises(EngineError, match="out of memory in a kernel"):
+        list(chat.stream(PROMPT, max_tokens=50))
+    assert time.perf_counter() - t < 10  # the iterator did not hang
+    monkeypatch.undo()
+    assert chat.generate(PROMPT, max_tokens=4).completion_tokens == 4  # and the handle still works
+
+
+def test_chat_uses_the_template_and_keeps_history(chat: ModelHandle) -> None:
+    chat.reset()
+    first = chat.chat("Hello there", temperature=0, max_tokens=8)
+    assert [m["role"] for m in chat.history] == ["system", "user", "assistant"]
+    assert chat.history[-1]["content"] == first.text
+    assert chat.history[0]["content"] == chat.config.system_prompt
+    streamed = "".join(chat.chat("And then?", stream=True, temperature=0, max_tokens=8))
+    assert [m["role"] for m in chat.history][-2:] == ["user", "assistant"] and len(
+        chat.history
+    ) == 5
+    assert chat.history[-1]["content"] == streamed
+    with pytest.raises(ConfigurationError, match="Unknown generation setting"):
+        chat.generate(PROMPT, temprature=0.2)
+    with pytest.raises(ConfigurationError, match="beam"):
+        list(chat.stream(PROMPT, num_beams=2))
+
+
+def test_embeddings_and_classification(tiny_models) -> None:
+    import numpy as np
+
+    emb = load(tiny_models["nbmodels-demo/tiny-embedder"])
+    v = emb.embed(["a sentence", "another one", "a sentence"])
+    assert v.shape[0] == 3 and np.allclose((v**2).sum(1), 1.0, atol=1e-5)
+    assert np.allclose(v[0], v[2], atol=1e-5) and not np.allclose(v[0], v[1])
+    with pytest.raises(EngineError, match="cannot do that"):
+        emb.generate("hi")
+    clf = load(tiny_models["nbmodels-demo/tiny-classifier"])
+    (probs,) = clf.classify("great film")
+    assert abs(sum(probs.values()) - 1) < 1e-5 and len(probs) >= 2
+
+
+@pytest.fixture(scope="module")
+def llama_30m(tiny_models, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30M Llama (hidden 384; bitsandbytes' CPU 4-bit kernels need rows of at least one
+    64-block, which the 32-wide demo model does not have), with the demo model's tokenizer
+    beside it (its ids fit the larger vocabulary)."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from memory_probe import build
+
+    cache = os.environ.get("NBMODELS_TEST_MODELS_CACHE")
+    base = (Path(cache) if cache else Path.home() / ".cache" / "nbmodels-test-models") / "memory"
+    built = build("llama-gqa-30m", base)
+    folder = tmp_path_factory.mktemp("llama-30m") / "llama-gqa-30m"
+    folder.mkdir()
+    for f in built.iterdir():
+        (folder / f.name).symlink_to(f)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (tiny_models[CHAT] / name).exists():
+            (folder / name).symlink_to(tiny_models[CHAT] / name)
+    return folder
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="needs bitsandbytes")
+@pytest.mark.parametrize("quant", ["8bit", "nf4"])
+def test_bitsandbytes_greedy_equals_plain_transformers(quant: str, llama_30m: Path) -> None:
+    from transformers import BitsAndBytesConfig
+
+    folder = llama_30m
+    m = load(folder, quantization=quant, dtype="float32")
+    got = m.generate(PROMPT, temperature=0, max_tokens=12).text
+    import torch
+
+    bnb = (BitsAndBytesConfig(load_in_8bit=True) if quant == "8bit"
+           else BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16))  # fmt: skip
+    assert (
+        got == plain_greedy(folder, [PROMPT], 12, quantization_config=bnb, dtype=torch.float32)[0]
+    )
+    assert type(m.model.model.layers[0].self_attn.q_proj).__module__.startswith("bitsandbytes")
+
+
+def test_a_model_that_wont_fit_is_refused_before_loading(tiny_models, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from nbmodels import machine
+
+    real = machine.hardware()
+    import dataclasses
+
+    tiny = dataclasses.replace(real, ram_available_bytes=10 * 2**20, ram_limit_bytes=None, gpus=())
+    monkeypatch.setattr(machine, "hardware", lambda *a, **k: tiny)
+    with pytest.raises(EngineError, match=r"won't fit.*check_memory=False"):
+        load(tiny_models[CHAT])
+    assert load(tiny_models[CHAT], check_memory=False).model is not None
+
+
+def test_usage_and_the_measured_peak_go_to_the_registry(tiny_models, tmp_path: Path) -> None:
+    from nbmodels.modelregistry import Registry
+    from nbmodels.sources.local import LocalSource
+
+    settings = Settings(home=tmp_path / "home")
+    folder = tiny_models[CHAT]
+    reg = Registry(settings=settings)
+    reg.register(LocalSource(settings, paths=[])._folder_model(folder, folder.name))
+    m = load(folder, settings=settings)
+    m.generate(PROMPT, max_tokens=5, temperature=0)
+    m.chat("hi", max_tokens=3, temperature=0)
+    stats = reg.stats(folder.name)
+    assert stats["use_count"] == 2 and stats["tokens_out"] == 8 and stats["busy_seconds"] > 0
+    assert stats["measured_peak_bytes"] == m.load_peak_bytes > 0
+
+
+def test_unload_gives_the_memory_back(llama_30m: Path) -> None:
+    m = load(llama_30m, dtype="bfloat16")  # a converted copy: anonymous memory the unload frees
+    weights = sum(p.numel() * p.element_size() for p in m.model.parameters())
+    freed = m.unload()
+    assert freed >= 0.8 * weights, (freed, weights)
+    with pytest.raises(EngineError, match="unloaded"):
+        m.generate("hi")
+
+
+def test_load_by_hub_id_downloads_first(hub_server, tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path / "home", hf_endpoint=hub_server.url, hf_cache=tmp_path / "hf"
+    )
+    m = nbmodels.load(CHAT, settings=settings)
+    assert (tmp_path / "hf" / "models--nbmodels-demo--tiny-llama-chat").is_dir()
+    assert m.chat("hi", max_tokens=4).completion_tokens <= 4
+    assert nbmodels.Registry(settings=settings).get(CHAT).usage_stats["use_count"] == 1
