@@ -64,6 +64,7 @@ _LAZY = {
     "save_configuration": "nbmodels.configuration",
     "config_editor": "nbmodels.widgets",
     "registry_view": "nbmodels.widgets",
+    "playground": "nbmodels.widgets",
     "estimate_memory": "nbmodels.memory",
     "Registry": "nbmodels.modelregistry",
     "load": "nbmodels.engine",
@@ -109,6 +110,7 @@ __all__ = [
     "load",
     "manager",
     "model_info",
+    "playground",
     "popular",
     "refresh",
     "register_source",
@@ -160,7 +162,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .modelregistry import Registry
     from .sources import Source, available_sources, get_source, register_source
     from .tasks import classify_model_type, detect_tasks
-    from .widgets import browse, config_editor, registry_view
+    from .widgets import browse, config_editor, playground, registry_view
 
 
 def __getattr__(name: str) -> Any:

@@ -62,6 +62,39 @@ class Response:
         )
 
 
+def _streamer_class() -> Any:
+    from transformers import TextIteratorStreamer
+
+    class Streamer(TextIteratorStreamer):  # type: ignore[misc]
+        """transformers' TextIteratorStreamer, except that text is handed on as soon as it
+        decodes. Its own heuristic holds symbols back until the next space, so output with
+        no spaces (code, some scripts, a model of random weights) shows nothing until the
+        end. Only an incomplete UTF-8 character (a trailing U+FFFD) waits here."""
+
+        def put(self, value: Any) -> None:
+            if len(value.shape) > 1:
+                value = value[0]
+            if self.skip_prompt and self.next_tokens_are_prompt:
+                self.next_tokens_are_prompt = False
+                return
+            self.token_cache.extend(value.tolist())
+            text = str(self.tokenizer.decode(self.token_cache, **self.decode_kwargs))
+            stable = len(text)
+            if text.endswith("\ufffd"):  # a character still coming: at most 4 bytes' tokens
+                head = str(self.tokenizer.decode(self.token_cache[:-3], **self.decode_kwargs))
+                stable = max(len(text.rstrip("\ufffd")), len(head) if text.startswith(head) else 0)
+            if stable > self.print_len:
+                printable = text[self.print_len : stable]
+                self.print_len = stable
+                self.on_finalized_text(printable)
+
+    return Streamer
+
+
+def _Streamer(*args: Any, **kwargs: Any) -> Any:
+    return _streamer_class()(*args, **kwargs)
+
+
 def _rss() -> int:
     import psutil
 
@@ -406,13 +439,11 @@ class ModelHandle:
         """Text chunks as they are generated. generate runs in a thread; an error there is
         raised here; a stop (``handle.stop()``, a widget button, Ctrl-C while iterating)
         ends generation within one token. ``handle.last_response`` holds the counts after."""
-        from transformers import TextIteratorStreamer
-
         self._check("causal")
         gen, cfg = self._generation(overrides)
         if gen.num_beams > 1:
             raise ConfigurationError("Streaming cannot follow beam search: set num_beams=1, or use generate().")  # fmt: skip
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=0.1)  # fmt: skip
+        streamer = _Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=0.1)  # fmt: skip
         result: dict[str, Any] = {}
 
         def work() -> None:

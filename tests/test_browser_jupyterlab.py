@@ -233,3 +233,47 @@ def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny
         page.screenshot(path=str(ARTIFACTS / "registry.png"))
     assert reg.is_active(CHAT)
     assert (Path(env["NBMODELS_HOME"]) / "registry-backup.db").exists()
+
+
+def test_the_chat_playground_streams_and_stops_in_jupyterlab(hub_server, llama_384, tmp_path):
+    root = tmp_path / "lab"
+    root.mkdir()
+    folder = llama_384  # 30M parameters: slow enough here to watch the tokens arrive
+    write_notebook(
+        root / "chat.ipynb",
+        [
+            "import nbmodels\n"
+            f"model = nbmodels.load({str(folder)!r})\n"
+            "pg = nbmodels.playground(model)\npg.max_tokens.value = pg.max_tokens.max\npg",
+            "import ipykernel; ipykernel.__version__",
+        ],
+    )
+    env = _kernel_env(hub_server, tmp_path)
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=1000) as page:
+        open_notebook(page, lab, "chat.ipynb")
+        hide_left_area(page)
+        run_cell(page, 0)
+        pg = page.locator(".nbm-playground")
+        pg.wait_for()
+        pg.locator(".nbm-pg-message textarea").fill("Tell me a long story")
+        pg.locator("button", has_text=re.compile(r"^\s*Send\s*$")).click()
+        reply = pg.locator(".nbm-msg.assistant").last
+        reply.wait_for()
+        # the conversation is re-rendered as tokens arrive: read the last reply afresh
+        last = (
+            "() => { const m = document.querySelectorAll('.nbm-playground .nbm-msg.assistant');"
+            " return m.length ? m[m.length - 1].innerText : ''; }"
+        )
+        page.wait_for_function(f"({last})().length > 30")
+        first = page.evaluate(last)
+        page.wait_for_function(f"({last})().length > {len(first)}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "playground-streaming.png"))
+        pg.locator("button", has_text=re.compile(r"^\s*Stop\s*$")).click()
+        pg.locator(".nbm-pg-status", has_text="stopped").wait_for()
+        assert "tokens/s" in pg.locator(".nbm-pg-status").inner_text()
+        page.locator(".jp-Cell").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "playground.png"))
+        run_cell(page, 1)
+        version = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output").inner_text()
+        print("ipykernel", version)  # the version this streaming was tested on

@@ -23,10 +23,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..modelregistry import Registry
     from ..types import ModelConfiguration, ModelMetadata
     from .browser import Browser
+    from .chatbox import Playground
     from .configure import ConfigEditor
     from .registry import RegistryView
 
-__all__ = ["Browser", "ConfigEditor", "RegistryView", "browse", "config_editor", "registry_view"]
+__all__ = [
+    "Browser",
+    "ConfigEditor",
+    "Playground",
+    "RegistryView",
+    "browse",
+    "config_editor",
+    "playground",
+    "registry_view",
+]
 
 
 def browse(
@@ -100,6 +110,18 @@ def config_editor(
     return ConfigEditor(model, config, batch=batch, settings=settings)
 
 
+def playground(model: Any = None, *, registry: Any = None) -> Any:
+    """A chat playground over ``model`` (a handle from ``nbmodels.load``, or a model to load:
+    a folder or Hub id), or with no model a picker of the registry's available models."""
+    from .chatbox import Playground
+
+    if model is not None and not hasattr(model, "chat"):
+        from ..engine import load
+
+        model = load(model)
+    return Playground(model, registry=registry)
+
+
 def registry_view(registry: Registry | None = None, *, page_size: int = 25) -> RegistryView:
     """A view of ``registry`` (default: ``nbmodels.registry``): badges, actions, backup."""
     from ..modelregistry import default_registry
@@ -113,6 +135,10 @@ def __getattr__(name: str) -> Any:
         from .browser import Browser
 
         return Browser
+    if name == "Playground":
+        from .chatbox import Playground
+
+        return Playground
     if name == "RegistryView":
         from .registry import RegistryView
 
