@@ -595,6 +595,23 @@ class ModelHandle:
         self._record(tokens_in=int(enc["attention_mask"].sum()), task="classification")
         return [{labels[j]: float(p[j]) for j in range(p.shape[0])} for p in probs]
 
+    def pipeline(self, task: str | None = None, **kwargs: Any) -> Any:
+        """A transformers pipeline over this loaded model and tokenizer, for the seed's other
+        tasks (``"question-answering"``, ``"summarization"``, ``"translation"``,
+        ``"fill-mask"``, ``"text-classification"``...): the model is not loaded again."""
+        from transformers import pipeline as make_pipeline
+
+        self._check()
+        pipeline: Any = make_pipeline  # its overloads want a literal task name
+        default = {"causal": "text-generation", "classification": "text-classification",
+                   "embedding": "feature-extraction", "seq2seq": "text2text-generation"}[self.kind]  # fmt: skip
+        try:
+            return pipeline(task or default, model=self.model, tokenizer=self.tokenizer, **kwargs)
+        except Exception as exc:  # an unknown task, or one this model's head cannot do
+            raise EngineError(
+                f"No {task or default!r} pipeline for {self.model_id}: {exc}"
+            ) from None
+
     # -- memory ----------------------------------------------------------------------------------
     def unload(self) -> int:
         """Free the model's memory; returns the resident bytes given back (measured)."""

@@ -207,6 +207,7 @@ class MemoryEstimate:
     notes: tuple[str, ...] = ()
     accelerate_bytes: int = 0  # accelerate estimate-memory's figure, for comparison
     parts: Mapping[str, int] = field(default_factory=dict)
+    measured_peak_bytes: int | None = None  # the load peak measured when nbmodels.load() ran it
 
     @property
     def peak_bytes(self) -> int:
@@ -439,6 +440,22 @@ def estimate_memory(
     )
 
 
+def _measured_peak(model_id: str) -> int | None:
+    """The load peak the registry recorded for ``model_id`` (None when never loaded, or no
+    registry): shown beside the estimate."""
+    from .errors import NBModelsError
+    from .modelregistry import default_registry
+
+    try:
+        reg = default_registry()
+        if not reg.path.exists() or model_id not in reg:
+            return None
+        value = reg.stats(model_id).get("measured_peak_bytes")
+        return int(value) if value else None
+    except NBModelsError:
+        return None
+
+
 def _estimate(
     m: _Model, cfg: ModelConfiguration, *, context: int | None, batch: int, hardware: Any
 ) -> MemoryEstimate:
@@ -509,7 +526,11 @@ def _estimate(
             advice.append(
                 "choose a smaller model: even 4-bit needs more than this machine has free"
             )
+    measured = _measured_peak(m.model_id)
+    if measured is not None:
+        notes.append(f"measured when last loaded here: load peak {format_size(measured)} (the registry)")  # fmt: skip
     return MemoryEstimate(
+        measured_peak_bytes=measured,
         model_id=m.model_id,
         quantization=quant,
         dtype=dtype,

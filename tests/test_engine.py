@@ -128,6 +128,13 @@ def test_embeddings_and_classification(tiny_models) -> None:
     clf = load(tiny_models["nbmodels-demo/tiny-classifier"])
     (probs,) = clf.classify("great film")
     assert abs(sum(probs.values()) - 1) < 1e-5 and len(probs) >= 2
+    # the other tasks through transformers' pipelines, on the model already loaded
+    (top,) = clf.pipeline("text-classification")("great film")
+    assert (
+        top["label"] == max(probs, key=probs.get) and abs(top["score"] - max(probs.values())) < 1e-4
+    )
+    with pytest.raises(EngineError, match="pipeline"):
+        clf.pipeline("no-such-task")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="needs bitsandbytes")
@@ -194,3 +201,16 @@ def test_load_by_hub_id_downloads_first(hub_server, tmp_path: Path) -> None:
     assert (tmp_path / "hf" / "models--nbmodels-demo--tiny-llama-chat").is_dir()
     assert m.chat("hi", max_tokens=4).completion_tokens <= 4
     assert nbmodels.Registry(settings=settings).get(CHAT).usage_stats["use_count"] == 1
+
+
+def test_the_estimate_shows_the_peak_measured_at_load(tiny_models) -> None:
+    from nbmodels.modelregistry import default_registry
+    from nbmodels.sources.local import LocalSource
+
+    folder = tiny_models[CHAT]
+    default_registry().register(LocalSource(paths=[])._folder_model(folder, folder.name))
+    assert nbmodels.estimate_memory(folder).measured_peak_bytes is None  # never loaded yet
+    m = load(folder)
+    est = nbmodels.estimate_memory(folder)
+    assert est.measured_peak_bytes == m.load_peak_bytes > 0
+    assert any("measured when last loaded" in n for n in est.notes)
