@@ -284,6 +284,10 @@ class ModelHandle:
         quant = quantization_config(cfg)
         if quant is not None:
             kwargs["quantization_config"] = quant
+            import warnings
+
+            # bitsandbytes says this for every 8-bit layer on every call: one line would do
+            warnings.filterwarnings("ignore", message=".*MatMul8bitLt: inputs will be cast")
         if cfg.device_map and cfg.device_map != "cpu":
             kwargs["device_map"] = cfg.device_map
         if cfg.attn_implementation:

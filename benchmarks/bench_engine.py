@@ -1,0 +1,180 @@
+"""The engine, measured: tokens/s and time to first token of nbmodels' generate and stream
+against plain ``model.generate`` on the same loaded model and settings; and, in a fresh
+process per mode, the memory of each load mode against plain ``from_pretrained``, beside the
+estimate.
+
+python benchmarks/bench_engine.py [--new-tokens 64] [--repeat 3]
+
+The model is a random-weight Llama with ~100M parameters in its layers and the demo chat
+model's tokenizer: big enough that the model's own cost dominates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+
+PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
+
+
+def with_tokenizer(folder: Path, dest: Path) -> Path:
+    """``folder`` (weights) plus the demo chat model's tokenizer, as links in ``dest`` (for
+    the GPU check's big Llama, whose ids merely need to be valid)."""
+    chat = _chat_model(dest)
+    out = dest / f"{folder.name}-chat"
+    if not out.exists():
+        out.mkdir(parents=True)
+        for f in folder.iterdir():
+            (out / f.name).symlink_to(f)
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            if (chat / name).exists():
+                (out / name).symlink_to(chat / name)
+    return out
+
+
+def _chat_model(dest: Path) -> Path:
+    from nbmodels.demo.hub.tinymodels import build_tiny_models
+
+    return build_tiny_models(dest / "tiny")["nbmodels-demo/tiny-llama-chat"]
+
+
+def build_llama_100m(dest: Path) -> Path:
+    """A random-weight Llama of ~100M parameters in its layers (hidden 768, 12 layers,
+    grouped-query attention) whose vocabulary is the demo tokenizer's, so every generated id
+    decodes to text (a mismatched vocabulary makes the streamer decode unknown ids)."""
+    folder = dest / "llama-100m-chat"
+    if (folder / "model.safetensors").exists():
+        return folder
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    chat = _chat_model(dest)
+    tok = AutoTokenizer.from_pretrained(chat)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                         num_attention_heads=12, num_key_value_heads=4, max_position_embeddings=2048,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
+    torch.manual_seed(0)
+    tmp = dest / ".llama-100m-chat.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    LlamaForCausalLM(config).save_pretrained(tmp)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (chat / name).exists():
+            shutil.copy(chat / name, tmp / name)
+    tmp.rename(folder)
+    return folder
+
+
+def throughput(folder: Path, new_tokens: int, repeat: int) -> None:
+    import torch
+
+    import nbmodels
+
+    torch.set_num_threads(2)
+    h = nbmodels.load(folder, dtype="float32")
+    enc = h.tokenizer(PROMPT, return_tensors="pt")
+    pad = h.tokenizer.pad_token_id
+
+    def plain(n: int) -> float:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            h.model.generate(
+                **enc, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad
+            )
+        return time.perf_counter() - t
+
+    rows: dict[str, list[tuple[float, float]]] = {"plain model.generate": [], "nbmodels generate": [], "nbmodels stream": []}  # fmt: skip
+    plain(4)  # warm up
+    for _ in range(repeat):
+        ttft = plain(1)
+        rows["plain model.generate"].append((new_tokens / plain(new_tokens), ttft))
+        r = h.generate(PROMPT, temperature=0, max_tokens=new_tokens)
+        rows["nbmodels generate"].append(
+            (r.completion_tokens / r.seconds, r.time_to_first_token or 0)
+        )
+        t = time.perf_counter()
+        first = None
+        for _chunk in h.stream(PROMPT, temperature=0, max_tokens=new_tokens):
+            if first is None:
+                first = time.perf_counter() - t
+        total = time.perf_counter() - t
+        rows["nbmodels stream"].append((h.last_response.completion_tokens / total, first or 0))
+    base = statistics.median(x[0] for x in rows["plain model.generate"])
+    print(f"{folder.name}, fp32, {len(enc['input_ids'][0])}-token prompt, {new_tokens} new tokens, greedy; medians of {repeat}:\n")  # fmt: skip
+    print("| path | tokens/s | x plain | time to first token (ms) |\n|---|---:|---:|---:|")
+    for name, xs in rows.items():
+        tps = statistics.median(x[0] for x in xs)
+        ttft = statistics.median(x[1] for x in xs)
+        print(f"| {name} | {tps:.1f} | {tps / base:.2f}x | {1000 * ttft:.0f} |")
+    h.unload()
+
+
+_NBM_PROBE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[3])
+import torch
+torch.set_num_threads(2)
+from memory_probe import _peak, _reset_peak, _rss, MiB
+import nbmodels
+from nbmodels.engine import load
+folder, mode = sys.argv[1], sys.argv[2]
+opts = {"fp32": {"dtype": "float32"}, "bf16": {"dtype": "bfloat16"},
+        "8bit": {"dtype": "float32", "quantization": "8bit"},
+        "nf4": {"dtype": "float32", "quantization": "nf4", "compute_dtype": "float32"}}[mode]
+import transformers  # imported before the baseline, as in the plain probe
+base = _rss(); _reset_peak()
+h = load(folder, check_memory=False, **opts)
+peak = _peak(); after = _rss()
+est = nbmodels.estimate_memory(folder, h.config)
+print(json.dumps({"load_peak_mib": (peak - base) / MiB, "after_load_mib": (after - base) / MiB,
+                  "est_load_peak_mib": est.load_peak_bytes / MiB, "est_steady_mib": est.steady_bytes / MiB,
+                  "footprint_mib": h.model.get_memory_footprint() / MiB}))
+"""
+
+
+def memory(folder: Path, weights: Path) -> None:
+    print(
+        "\nOne fresh process per mode; MiB above the process's baseline (torch and transformers imported):\n"
+    )
+    print("| mode | nbmodels load peak | plain from_pretrained load peak | resident after load (nbmodels / plain) | "
+          "estimate: load peak / steady | loaded footprint | peak / footprint (nbmodels) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for mode in ("fp32", "bf16", "8bit", "nf4"):  # the plain probe loads the same folder
+        out = subprocess.run([sys.executable, "-c", _NBM_PROBE, str(folder), mode, str(HERE)],
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        n = json.loads(out)
+        plain_code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); from memory_probe import measure; "
+                      f"from pathlib import Path; print(json.dumps(measure(Path({str(weights)!r}), {mode!r}, prompt=8, new_tokens=1)))")  # fmt: skip
+        p = json.loads(subprocess.run([sys.executable, "-c", plain_code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])  # fmt: skip
+        ratio = n["load_peak_mib"] / n["footprint_mib"] if n["footprint_mib"] else float("nan")
+        print(f"| {mode} | {n['load_peak_mib']:.0f} | {p['load_peak_mib']:.0f} | {n['after_load_mib']:.0f} / {p['after_load_mib']:.0f} | "
+              f"{n['est_load_peak_mib']:.0f} / {n['est_steady_mib']:.0f} | {n['footprint_mib']:.0f} | {ratio:.2f}x |")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    parser.add_argument("--dest", type=Path, default=Path("/tmp/nbmodels-memory-models"))
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    folder = build_llama_100m(args.dest)
+    throughput(folder, args.new_tokens, args.repeat)
+    if not args.skip_memory:
+        memory(folder, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
