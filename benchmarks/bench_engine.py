@@ -16,7 +16,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -76,48 +75,64 @@ def build_llama_100m(dest: Path) -> Path:
     return folder
 
 
+_PLAIN_RUN = """
+import json, statistics, sys, time
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+torch.set_num_threads(2)
+folder, n, repeat, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+tok = AutoTokenizer.from_pretrained(folder)
+model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+enc = tok(prompt, return_tensors="pt")
+def run(k):
+    t = time.perf_counter()
+    with torch.inference_mode():
+        model.generate(**enc, max_new_tokens=k, min_new_tokens=k, do_sample=False, pad_token_id=tok.eos_token_id)
+    return time.perf_counter() - t
+run(4)
+rows = [(n / run(n), run(1)) for _ in range(repeat)]
+print(json.dumps({"plain model.generate": rows, "prompt_tokens": len(enc["input_ids"][0])}))
+"""
+
+_NBM_RUN = """
+import json, sys, time
+import torch
+import nbmodels
+torch.set_num_threads(2)
+folder, n, repeat, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+h = nbmodels.load(folder, dtype="float32")
+h.generate(prompt, temperature=0, max_tokens=4)
+gen, stream = [], []
+for _ in range(repeat):
+    r = h.generate(prompt, temperature=0, max_tokens=n)
+    gen.append((r.completion_tokens / r.seconds, r.time_to_first_token or 0))
+    t = time.perf_counter(); first = None
+    for _c in h.stream(prompt, temperature=0, max_tokens=n):
+        if first is None:
+            first = time.perf_counter() - t
+    stream.append((h.last_response.completion_tokens / (time.perf_counter() - t), first or 0))
+print(json.dumps({"nbmodels generate": gen, "nbmodels stream": stream}))
+"""
+
+
 def throughput(folder: Path, new_tokens: int, repeat: int) -> None:
-    import torch
-
-    import nbmodels
-
-    torch.set_num_threads(2)
-    h = nbmodels.load(folder, dtype="float32")
-    enc = h.tokenizer(PROMPT, return_tensors="pt")
-    pad = h.tokenizer.pad_token_id
-
-    def plain(n: int) -> float:
-        t = time.perf_counter()
-        with torch.inference_mode():
-            h.model.generate(
-                **enc, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad
-            )
-        return time.perf_counter() - t
-
-    rows: dict[str, list[tuple[float, float]]] = {"plain model.generate": [], "nbmodels generate": [], "nbmodels stream": []}  # fmt: skip
-    plain(4)  # warm up
-    for _ in range(repeat):
-        ttft = plain(1)
-        rows["plain model.generate"].append((new_tokens / plain(new_tokens), ttft))
-        r = h.generate(PROMPT, temperature=0, max_tokens=new_tokens)
-        rows["nbmodels generate"].append(
-            (r.completion_tokens / r.seconds, r.time_to_first_token or 0)
-        )
-        t = time.perf_counter()
-        first = None
-        for _chunk in h.stream(PROMPT, temperature=0, max_tokens=new_tokens):
-            if first is None:
-                first = time.perf_counter() - t
-        total = time.perf_counter() - t
-        rows["nbmodels stream"].append((h.last_response.completion_tokens / total, first or 0))
+    """Each side in its own fresh process, as a user would run it (the plain one loads and
+    generates in its main thread; nbmodels runs every model call on its model thread)."""
+    rows: dict[str, list[list[float]]] = {}
+    prompt_tokens = 0
+    for code in (_PLAIN_RUN, _NBM_RUN):
+        out = subprocess.run([sys.executable, "-c", code, str(folder), str(new_tokens), str(repeat), PROMPT],
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        data = json.loads(out)
+        prompt_tokens = data.pop("prompt_tokens", prompt_tokens)
+        rows |= data
     base = statistics.median(x[0] for x in rows["plain model.generate"])
-    print(f"{folder.name}, fp32, {len(enc['input_ids'][0])}-token prompt, {new_tokens} new tokens, greedy; medians of {repeat}:\n")  # fmt: skip
+    print(f"{folder.name}, fp32, {prompt_tokens}-token prompt, {new_tokens} new tokens, greedy; medians of {repeat}, a fresh process each side:\n")  # fmt: skip
     print("| path | tokens/s | x plain | time to first token (ms) |\n|---|---:|---:|---:|")
     for name, xs in rows.items():
         tps = statistics.median(x[0] for x in xs)
         ttft = statistics.median(x[1] for x in xs)
         print(f"| {name} | {tps:.1f} | {tps / base:.2f}x | {1000 * ttft:.0f} |")
-    h.unload()
 
 
 _NBM_PROBE = """

@@ -95,6 +95,43 @@ def _Streamer(*args: Any, **kwargs: Any) -> Any:
     return _streamer_class()(*args, **kwargs)
 
 
+# -- one thread for every model call -------------------------------------------------------------
+# Measured here (2 cores, a 100M Llama): generate in a second thread while the main thread
+# had run torch runs at 0.68x, because a second OpenMP team competes for the cores; with
+# every load and generation in one thread, streaming (which needs generate in a thread) runs
+# at full speed, as plain generate does. So all model work goes through this one thread.
+_TORCH_LOCK = threading.Lock()
+_TORCH: Any = None
+
+
+def _torch_thread() -> Any:
+    global _TORCH
+    with _TORCH_LOCK:
+        if _TORCH is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _TORCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbmodels-torch")
+        return _TORCH
+
+
+def _on_torch_thread(
+    fn: Any, *args: Any, stop: threading.Event | None = None, **kwargs: Any
+) -> Any:
+    """Run ``fn`` on the model thread and wait for it; Ctrl-C while waiting sets ``stop``
+    (generation ends within a token) and re-raises once it has."""
+    if threading.current_thread().name.startswith("nbmodels-torch"):
+        return fn(*args, **kwargs)
+    future = _torch_thread().submit(fn, *args, **kwargs)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        if stop is not None:
+            stop.set()
+        with contextlib.suppress(BaseException):
+            future.result()
+        raise
+
+
 def _rss() -> int:
     import psutil
 
@@ -226,7 +263,7 @@ def load(
                 + ("Try " + "; or ".join(estimate.advice) + ". " if estimate.advice else "")
                 + "load(..., check_memory=False) tries anyway."
             )
-    return ModelHandle._load(model_id, folder, gguf, cfg, settings, estimate)
+    return _on_torch_thread(ModelHandle._load, model_id, folder, gguf, cfg, settings, estimate)
 
 
 class ModelHandle:
@@ -434,7 +471,9 @@ class ModelHandle:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         with self._lock:
             self._stop.clear()
-            enc, out, seconds, ttft, cfg = self._run(prompts, overrides)
+            enc, out, seconds, ttft, cfg = _on_torch_thread(
+                self._run, prompts, overrides, stop=self._stop
+            )
             responses = self._responses(enc, out, seconds, ttft, cfg)
         self._record(responses=responses)
         return responses[0] if isinstance(prompt, str) else responses
@@ -460,8 +499,7 @@ class ModelHandle:
 
         self._lock.acquire()
         self._stop.clear()
-        thread = threading.Thread(target=work, daemon=True, name="nbmodels-generate")
-        thread.start()
+        thread = _torch_thread().submit(work)
         text = []
         stop_strings = list(cfg.stop_sequences)
         try:
@@ -473,10 +511,8 @@ class ModelHandle:
                 except StopIteration:
                     break
                 except queue.Empty:
-                    if "error" in result or not thread.is_alive():
-                        if "error" in result:
-                            break
-                        continue
+                    if "error" in result:
+                        break
                     continue
                 if stop_strings:  # hold back what could be the start of a stop string
                     text.append(chunk)
@@ -496,7 +532,8 @@ class ModelHandle:
             self._stop.set()  # Ctrl-C or a closed generator: stop the generating thread
             raise
         finally:
-            thread.join()
+            with contextlib.suppress(BaseException):
+                thread.result()  # the generation has ended (a stop ends it within a token)
             self._lock.release()
         if "error" in result:
             error = result["error"]
@@ -558,8 +595,7 @@ class ModelHandle:
         for i in range(0, len(items), batch_size):
             enc = self.tokenizer(items[i : i + batch_size], return_tensors="pt", padding=True, truncation=True).to(self.model.device)  # fmt: skip
             n_tokens += int(enc["attention_mask"].sum())
-            with torch.inference_mode():
-                out = self.model(**enc, output_hidden_states=self.kind == "causal")
+            out = _on_torch_thread(self._forward, enc, output_hidden_states=self.kind == "causal")
             hidden = out.hidden_states[-1] if self.kind == "causal" else out.last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             if mode == "cls":
@@ -573,6 +609,12 @@ class ModelHandle:
             rows.append(pooled.float().cpu().numpy())
         self._record(tokens_in=n_tokens, seconds=time.perf_counter() - start, task="embedding")
         return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def _forward(self, enc: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(**enc, **kwargs)
 
     def _pooling(self) -> str:
         import json
@@ -588,13 +630,11 @@ class ModelHandle:
 
     def classify(self, texts: str | Sequence[str]) -> list[dict[str, float]]:
         """Label probabilities for each text (a classification model)."""
-        import torch
 
         self._check("classification")
         items = [texts] if isinstance(texts, str) else list(texts)
         enc = self.tokenizer(items, return_tensors="pt", padding=True, truncation=True).to(self.model.device)  # fmt: skip
-        with torch.inference_mode():
-            probs = self.model(**enc).logits.softmax(-1).float().cpu()
+        probs = _on_torch_thread(self._forward, enc).logits.softmax(-1).float().cpu()
         labels = self.model.config.id2label
         self._record(tokens_in=int(enc["attention_mask"].sum()), task="classification")
         return [{labels[j]: float(p[j]) for j in range(p.shape[0])} for p in probs]
