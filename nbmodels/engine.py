@@ -678,7 +678,7 @@ class ModelHandle:
 
         try:
             reg = Registry(settings=self.settings)
-            if self.model_id not in reg:
+            if not reg.path.exists() or self.model_id not in reg:  # no registry made for this
                 return
             if load:
                 reg.record_load(self.model_id, self.load_peak_bytes)
