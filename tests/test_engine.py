@@ -214,3 +214,8 @@ def test_the_estimate_shows_the_peak_measured_at_load(tiny_models) -> None:
     est = nbmodels.estimate_memory(folder)
     assert est.measured_peak_bytes == m.load_peak_bytes > 0
     assert any("measured when last loaded" in n for n in est.notes)
+
+
+def test_4bit_on_layers_narrower_than_a_block_is_refused_with_what_to_do(tiny_models) -> None:
+    with pytest.raises(EngineError, match=r"narrower than bitsandbytes' 4-bit block.*'8bit'"):
+        load(tiny_models[CHAT], quantization="nf4")
