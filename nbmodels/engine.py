@@ -319,7 +319,9 @@ class ModelHandle:
         else:
             kwargs["dtype"] = "auto"
         quant = quantization_config(cfg)
-        widths = [v for k in ("hidden_size", "intermediate_size") if isinstance(v := config.get(k), int)]
+        widths = [
+            v for k in ("hidden_size", "intermediate_size") if isinstance(v := config.get(k), int)
+        ]
         if getattr(quant, "load_in_4bit", False) and widths and min(widths) < 64:
             # bitsandbytes' 4-bit kernels quantize rows in blocks of 64 and fail deep inside
             # a forward pass on narrower layers: say so before loading

@@ -219,3 +219,24 @@ def test_the_estimate_shows_the_peak_measured_at_load(tiny_models) -> None:
 def test_4bit_on_layers_narrower_than_a_block_is_refused_with_what_to_do(tiny_models) -> None:
     with pytest.raises(EngineError, match=r"narrower than bitsandbytes' 4-bit block.*'8bit'"):
         load(tiny_models[CHAT], quantization="nf4")
+
+
+@pytest.mark.parametrize("qtype", ["F32", "Q8_0"])
+def test_gguf_models_load_and_match_plain_transformers(llama_384: Path, tmp_path: Path, qtype: str) -> None:  # fmt: skip
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from nbmodels.demo.gguf_export import write_llama_gguf
+
+    gguf = write_llama_gguf(llama_384, tmp_path / f"llama-{qtype}.gguf", qtype=qtype)
+    m = load(gguf)
+    assert (
+        m.kind == "causal" and m.tokenizer.chat_template
+    )  # tokenizer and template from the header
+    got = m.generate(PROMPT, temperature=0, max_tokens=12)
+    tok = AutoTokenizer.from_pretrained(tmp_path, gguf_file=gguf.name)
+    plain = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=gguf.name)
+    enc = tok(PROMPT, return_tensors="pt")
+    out = plain.generate(**enc, max_new_tokens=12, do_sample=False)
+    assert got.text == tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    if qtype == "F32":  # the same weights as the safetensors checkpoint: the same text
+        assert got.text == load(llama_384).generate(PROMPT, temperature=0, max_tokens=12).text
