@@ -181,7 +181,7 @@ def _resolve(model: str | Path | ModelMetadata, settings: Settings) -> tuple[str
             return model.id, Path(model.local_path), None
         model = model.id
     path = Path(str(model)).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
+    if path.is_file() and (path.suffix == ".gguf" or _is_gguf(path)):  # an Ollama blob too
         return path.stem, path.parent, path.name
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -208,6 +208,14 @@ def _resolve(model: str | Path | ModelMetadata, settings: Settings) -> tuple[str
     task = Downloader(settings).download(model_id)
     assert isinstance(task, DownloadTask)
     return model_id, task.result(), None
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"GGUF"
+    except OSError:
+        return False
 
 
 def _model_class(cfg: ModelConfiguration, config: dict[str, Any]) -> tuple[Any, str]:

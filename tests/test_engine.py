@@ -240,3 +240,36 @@ def test_gguf_models_load_and_match_plain_transformers(llama_384: Path, tmp_path
     assert got.text == tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     if qtype == "F32":  # the same weights as the safetensors checkpoint: the same text
         assert got.text == load(llama_384).generate(PROMPT, temperature=0, max_tokens=12).text
+
+
+def test_the_local_ollama_server_runs_a_real_gguf_model_for_the_real_client(tiny_models, tmp_path: Path) -> None:  # fmt: skip
+    import ollama
+
+    from nbmodels.demo.gguf_export import write_llama_gguf
+    from nbmodels.demo.ollama import OllamaServer
+    from nbmodels.ollama_store import OllamaStore
+
+    gguf = write_llama_gguf(tiny_models[CHAT], tmp_path / "chat.gguf", qtype="F32")
+    store_dir = tmp_path / "ollama"
+    OllamaStore(store_dir).add("real-chat", [("model", gguf.read_bytes())],
+                               config={"model_format": "gguf", "model_family": "llama"})  # fmt: skip
+    local = load(gguf)
+    want = local.generate(PROMPT, temperature=0, max_tokens=10)
+    with OllamaServer(store_dir) as server:
+        client = ollama.Client(host=server.url)
+        got = client.generate("real-chat", PROMPT, options={"temperature": 0, "num_predict": 10})
+        assert got.response == want.text and got.eval_count == 10 and got.done_reason == "length"
+        parts = list(client.generate("real-chat", PROMPT, options={"temperature": 0, "num_predict": 10}, stream=True))  # fmt: skip
+        assert "".join(p.response for p in parts) == want.text and parts[-1].eval_count == 10
+        messages = [{"role": "user", "content": "Hello"}]
+        chat = client.chat(
+            "real-chat", messages=messages, options={"temperature": 0, "num_predict": 6}
+        )
+        prompt = local.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        assert chat.message.content == local.generate(prompt, temperature=0, max_tokens=6).text
+        # and nbmodels' own Ollama path, through the same real client
+        handle = load("ollama:real-chat", settings=Settings(ollama_host=server.url))
+        assert handle.generate(PROMPT, temperature=0, max_tokens=10).text == want.text
+        assert "".join(handle.stream(PROMPT, temperature=0, max_tokens=10)) == want.text

@@ -107,6 +107,7 @@ class OllamaServer:
         self._library_bytes: bytes | None = None
         self._library: dict[str, Any] | None = None
         self._loaded: dict[str, _Loaded] = {}
+        self._engines: dict[str, Any] = {}  # model digest -> a loaded nbmodels handle
         self._lock = threading.Lock()
         self._pull_locks: dict[str, threading.Lock] = {}
 
@@ -202,6 +203,21 @@ class OllamaServer:
     def unload(self, name: str) -> None:
         with self._lock:
             self._loaded.pop(name, None)
+
+    def engine_for(self, stored: StoredModel) -> Any:
+        """A real model for ``stored`` when its blob is a GGUF with weights (run by
+        nbmodels' engine); None for the stand-in blobs, which the toy generator answers."""
+        blob = stored.model_blob
+        if blob is None or not blob.exists() or blob.stat().st_size < 64 * 1024:
+            return None
+        with self._lock:
+            handle = self._engines.get(stored.digest)
+            if handle is None:
+                from ...engine import load
+
+                handle = load(blob, check_memory=False)
+                self._engines[stored.digest] = handle
+            return handle
 
     def get_model(self, name: Any) -> StoredModel:
         if not isinstance(name, str) or not name.strip():
@@ -447,6 +463,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         stop = options.get("stop") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
+        engine = self.app.engine_for(stored)
+        if engine is not None:  # a real model: generated for real, through nbmodels' engine
+            self._complete_with(engine, body, chat=chat, system=system, options=options, stop=stop,
+                                base=base, piece=piece, started=started, load_ns=load_ns)  # fmt: skip
+            return
         completion = toy_completion(
             stored.name,
             f"{system}\n{prompt}",
@@ -484,6 +505,60 @@ class _Handler(BaseHTTPRequestHandler):
                 yield {**base, "created_at": _now_iso(), **piece(token), "done": False}
             final["total_duration"] = time.perf_counter_ns() - started
             yield final
+
+        self._stream(events())
+
+    def _complete_with(self, engine: Any, body: dict[str, Any], *, chat: bool, system: str,
+                       options: dict[str, Any], stop: list[str], base: dict[str, Any],
+                       piece: Any, started: int, load_ns: int) -> None:  # fmt: skip
+        """generate / chat answered by a real model, streamed token by token as Ollama does."""
+        if chat:
+            messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+            if system and not any(m.get("role") == "system" for m in messages):
+                messages = [{"role": "system", "content": system}, *messages]
+            prompt = engine.tokenizer.apply_chat_template(
+                [{"role": m.get("role", "user"), "content": m.get("content") or ""} for m in messages],
+                tokenize=False, add_generation_prompt=True,
+            )  # fmt: skip
+        else:
+            prompt = str(body.get("prompt") or "")
+            if system and not body.get("raw"):
+                prompt = f"{system}\n{prompt}"
+        n_prompt = len(engine.tokenizer(prompt)["input_ids"])
+        context = engine.config.max_context_length or 2048
+        room = max(1, context - n_prompt)
+        num_predict = options.get("num_predict")
+        want = room if num_predict in (None, -1, -2) else min(int(num_predict), room)
+        overrides: dict[str, Any] = {"max_tokens": want, "stop": stop}
+        temperature = options.get("temperature", 0.8)
+        overrides["temperature"] = float(temperature)
+        overrides["do_sample"] = float(temperature) > 0
+        for key in ("top_p", "top_k", "seed"):
+            if options.get(key) is not None:
+                overrides[key] = options[key]
+        if options.get("repeat_penalty") is not None:
+            overrides["repetition_penalty"] = float(options["repeat_penalty"])
+
+        def final(r: Any) -> dict[str, Any]:
+            return {
+                **base, **piece(""), "done": True,
+                "done_reason": "length" if r.finish_reason == "length" else "stop",
+                "total_duration": time.perf_counter_ns() - started, "load_duration": load_ns,
+                "prompt_eval_count": r.prompt_tokens,
+                "prompt_eval_duration": int(1e9 * (r.time_to_first_token or 0)),
+                "eval_count": r.completion_tokens, "eval_duration": int(1e9 * r.seconds),
+            }  # fmt: skip
+
+        if not body.get("stream", True):
+            r = engine.generate(prompt, **overrides)
+            self._send_json(200, {**final(r), **piece(r.text)})
+            return
+
+        def events() -> Iterator[dict[str, Any]]:
+            for chunk in engine.stream(prompt, **overrides):
+                if chunk:
+                    yield {**base, "created_at": _now_iso(), **piece(chunk), "done": False}
+            yield final(engine.last_response)
 
         self._stream(events())
 
