@@ -755,12 +755,27 @@ class OllamaHandle:
                 break
             yield part.response
 
-    def chat(self, message: str, **overrides: Any) -> Response:
+    def chat(self, message: str, *, stream: bool = False, **overrides: Any) -> Any:
         messages = [*self.history, {"role": "user", "content": message}]
+        if stream:
+            return self._chat_stream(messages, overrides)
         start = time.perf_counter()
         r = self._call(self.client.chat, model=self.model_id, messages=messages, options=self._options(overrides))  # fmt: skip
         self.history = [*messages, {"role": "assistant", "content": r.message.content or ""}]
         return self._response(r, time.perf_counter() - start, r.message.content or "")
+
+    def _chat_stream(
+        self, messages: list[dict[str, str]], overrides: dict[str, Any]
+    ) -> Iterator[str]:
+        self._stop.clear()
+        parts = []
+        for part in self._call(self.client.chat, model=self.model_id, messages=messages, stream=True, options=self._options(overrides)):  # fmt: skip
+            if self._stop.is_set():
+                break
+            text = part.message.content or ""
+            parts.append(text)
+            yield text
+        self.history = [*messages, {"role": "assistant", "content": "".join(parts)}]
 
     def embed(self, texts: str | Sequence[str]) -> Any:
         import numpy as np

@@ -273,3 +273,5 @@ def test_the_local_ollama_server_runs_a_real_gguf_model_for_the_real_client(tiny
         handle = load("ollama:real-chat", settings=Settings(ollama_host=server.url))
         assert handle.generate(PROMPT, temperature=0, max_tokens=10).text == want.text
         assert "".join(handle.stream(PROMPT, temperature=0, max_tokens=10)) == want.text
+        streamed = "".join(handle.chat("Hello", stream=True, temperature=0, max_tokens=6))
+        assert streamed == chat.message.content and handle.history[-1]["content"] == streamed
