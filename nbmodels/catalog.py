@@ -223,12 +223,7 @@ class Catalog:
         tables = []
         newer = self._key_delta
         for name in sorted(names):
-            try:
-                table = self._store.read_delta(name)
-            except FileNotFoundError:
-                raise
-            except (OSError, pa.ArrowException) as exc:
-                raise self._corrupt(self._store.delta_dir / name, exc) from None
+            table = self._read_delta(self._store, name)
             keys = table["key"].to_pylist()
             keep = [newer.get(k, "") < name for k in keys]
             if not all(keep):
@@ -241,6 +236,16 @@ class Catalog:
         if tables:  # in name order: of two rows of one key, the later (newer) one wins
             self._upsert(pa.concat_tables(tables), save=False, track=False)
         self._applied.extend(sorted(names))
+
+    def _read_delta(self, store: DeltaTable, name: str) -> pa.Table:
+        """One delta file; a damaged one is a CorruptCatalogError naming it. FileNotFoundError
+        (merged into the base by another process meanwhile) is the caller's to handle."""
+        try:
+            return store.read_delta(name)
+        except FileNotFoundError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
+            raise self._corrupt(store.delta_dir / name, exc) from None
 
     def _sync(self) -> None:
         """Catch up with what other processes wrote since this one last looked: their new
@@ -266,11 +271,9 @@ class Catalog:
         new = [n for n in self._qstore.list_deltas() if n not in self._qapplied]
         for name in new:
             try:
-                self._asked.update(self._asked_from(self._qstore.read_delta(name), name))
+                self._asked.update(self._asked_from(self._read_delta(self._qstore, name), name))
             except FileNotFoundError:
                 continue  # merged into the base: read with it at the next load
-            except (OSError, pa.ArrowException) as exc:
-                raise self._corrupt(self._qstore.delta_dir / name, exc) from None
             self._qapplied.add(name)
 
     def _corrupt(self, path: Path, reason: object) -> CorruptCatalogError:
@@ -327,11 +330,9 @@ class Catalog:
         snap = self._qstore.snapshot_or_corrupt(self._corrupt)
         for name in snap.deltas:
             try:
-                table = self._qstore.read_delta(name)
+                table = self._read_delta(self._qstore, name)
             except FileNotFoundError:
                 continue
-            except (OSError, pa.ArrowException) as exc:
-                raise self._corrupt(self._qstore.delta_dir / name, exc) from None
             asked.update(self._asked_from(table, name))
             self._qapplied.add(name)
         return asked
@@ -1183,13 +1184,17 @@ model_info = _delegate(Catalog.model_info)
 refresh = _delegate(Catalog.refresh)
 
 
-def _fits_clause() -> _frame.Clause:
-    """``size_bytes`` small enough for this machine: weights x 1.2 (KV cache and activations
-    at a modest context) + 256 MiB of runtime (``nbmodels.memory``'s calibration) within the
-    usable RAM or the largest free GPU memory."""
+def fit_limit_bytes() -> int:
+    """The largest model size (bytes on disk) this machine can run now: weights x 1.2 (KV
+    cache and activations at a modest context) + 256 MiB of runtime (``nbmodels.memory``'s
+    calibration) within the usable RAM or the largest free GPU memory."""
     from .machine import hardware
 
     hw = hardware()
     room = max([hw.usable_ram_bytes, *(g.free_bytes or 0 for g in hw.gpus)])
-    limit = max(0.0, (room - 256 * 2**20) / 1.2)
-    return _frame.Clause("size_bytes <= ?", (int(limit),), bound="size_bytes")
+    return int(max(0.0, (room - 256 * 2**20) / 1.2))
+
+
+def _fits_clause() -> _frame.Clause:
+    """``size_bytes`` small enough for this machine (:func:`fit_limit_bytes`)."""
+    return _frame.Clause("size_bytes <= ?", (fit_limit_bytes(),), bound="size_bytes")

@@ -308,16 +308,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def configuration_dict(cfg: ModelConfiguration) -> dict[str, Any]:
+    """``cfg`` as plain data (every field, in the record's order), for YAML or JSON;
+    :func:`_configuration_from` reads it back."""
+    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+
+
+def _yaml_text(cfg: ModelConfiguration) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(configuration_dict(cfg), sort_keys=False, allow_unicode=True))
+
+
 def save_configuration(
     cfg: ModelConfiguration, path: str | Path | None = None, *, settings: Settings | None = None
 ) -> Path:
     """Write ``cfg`` as YAML (every field, in the record's order), atomically: to ``path``,
     or with no path to the model's file in the configurations folder
     (:func:`configuration_path`), where :func:`get_configuration` finds it again."""
-    import yaml
-
-    data = {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    text = _yaml_text(cfg)
     if path is None:
         if not cfg.model_id:
             raise ConfigurationError("A configuration without model_id cannot be stored per model: set model_id.")  # fmt: skip
@@ -386,10 +395,7 @@ def update_configuration(
                 current = configure(model_id, settings=settings)
             updated = dataclasses.replace(current, **changes)
             validate(updated).raise_for_errors()
-            data = {f.name: _plain(getattr(updated, f.name)) for f in dataclasses.fields(updated)}
-            import yaml
-
-            atomic_write(target, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
+            atomic_write(target, _yaml_text(updated).encode())
         _note_in_registry(updated, settings)
     except filelock.Timeout:
         raise ConfigurationError(

@@ -1084,6 +1084,14 @@ class Downloader:
                 close()
         raise DownloadError(f"Ollama's pull of {task.model_id} ended without success.")
 
+    def set_max_concurrent_downloads(self, n: int) -> None:
+        """How many files may transfer at once, from the next transfer on (those running
+        keep their slots)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigurationError(f"max_concurrent_downloads must be at least 1, got {n!r}.")
+        self.max_concurrent_downloads = n
+        self._slots = threading.BoundedSemaphore(n)
+
     def downloads(self) -> list[DownloadTask]:
         """Every task this downloader started, oldest first."""
         with self._tasks_lock:
@@ -1202,7 +1210,8 @@ class Downloader:
             if final.is_file() and final.stat().st_size == f.size:
                 task._add_bytes(f, f.size)
                 return
-            while not self._slots.acquire(timeout=0.2):
+            slots = self._slots  # released below even if the limit changes meanwhile
+            while not slots.acquire(timeout=0.2):
                 if task._cancel.is_set():
                     raise DownloadCancelledError(f"{f.path}: cancelled")
             try:
@@ -1213,7 +1222,7 @@ class Downloader:
             finally:
                 with self._tasks_lock:
                     self.active_transfers -= 1
-                self._slots.release()
+                slots.release()
             try:
                 ensure_dir(final.parent)
                 os.replace(partial, final)

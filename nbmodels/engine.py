@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import gc
+import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -62,6 +64,7 @@ class Response:
         )
 
 
+@functools.cache
 def _streamer_class() -> Any:
     from transformers import TextIteratorStreamer
 
@@ -521,8 +524,6 @@ class ModelHandle:
         text = []
         stop_strings = list(cfg.stop_sequences)
         try:
-            import queue
-
             while True:
                 try:
                     chunk = next(streamer)
@@ -695,7 +696,9 @@ class ModelHandle:
         from .modelregistry import Registry
 
         try:
-            reg = Registry(settings=self.settings)
+            reg = self.__dict__.get("_registry")
+            if reg is None:  # one per handle: its connection is reused call after call
+                reg = self.__dict__["_registry"] = Registry(settings=self.settings)
             if not reg.path.exists() or self.model_id not in reg:  # no registry made for this
                 return
             if load:

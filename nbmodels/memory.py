@@ -435,9 +435,9 @@ def estimate_memory(
     if batch < 1 or (context is not None and context < 1):
         raise ConfigurationError("context and batch must be positive: e.g. context=2048, batch=1.")
     cfg = dataclasses.replace(config or ModelConfiguration(str(model)), **overrides)
-    return _estimate(
-        _resolve(model, revision), cfg, context=context, batch=batch, hardware=hardware
-    )
+    m = _resolve(model, revision)
+    measured = _measured_peak(m.model_id)
+    return _estimate(m, cfg, context=context, batch=batch, hardware=hardware, measured=measured)
 
 
 def _measured_peak(model_id: str) -> int | None:
@@ -457,7 +457,13 @@ def _measured_peak(model_id: str) -> int | None:
 
 
 def _estimate(
-    m: _Model, cfg: ModelConfiguration, *, context: int | None, batch: int, hardware: Any
+    m: _Model,
+    cfg: ModelConfiguration,
+    *,
+    context: int | None,
+    batch: int,
+    hardware: Any,
+    measured: int | None = None,
 ) -> MemoryEstimate:
     """The estimate for a model already read (the configuration editor reads it once and
     re-estimates on every change without touching the disk or the Hub again)."""
@@ -526,7 +532,6 @@ def _estimate(
             advice.append(
                 "choose a smaller model: even 4-bit needs more than this machine has free"
             )
-    measured = _measured_peak(m.model_id)
     if measured is not None:
         notes.append(f"measured when last loaded here: load peak {format_size(measured)} (the registry)")  # fmt: skip
     return MemoryEstimate(

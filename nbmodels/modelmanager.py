@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, NBModelsError
+from .errors import NBModelsError
 from .settings import Settings, default_settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,13 +72,7 @@ class ModelManager:
 
     @max_concurrent_downloads.setter
     def max_concurrent_downloads(self, n: int) -> None:
-        import threading
-
-        if not isinstance(n, int) or n < 1:
-            raise ConfigurationError(f"max_concurrent_downloads must be at least 1, got {n!r}.")
-        d = self.downloader
-        d.max_concurrent_downloads = n
-        d._slots = threading.BoundedSemaphore(n)  # for transfers started from now on
+        self.downloader.set_max_concurrent_downloads(n)
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -102,14 +96,14 @@ class ModelManager:
         then an open licence, then popularity; each row says why (``reason``)."""
         import pandas as pd
 
-        from .catalog import _fits_clause
+        from .catalog import fit_limit_bytes
 
         df = self.catalog.search(
             task=task, model_type=model_type, limit=max(50, 10 * limit), **filters
         )
         if not len(df):
             return df.assign(fits=pd.Series(dtype="boolean"), reason=pd.Series(dtype=str))
-        limit_bytes = int(_fits_clause().params[0])
+        limit_bytes = fit_limit_bytes()
         fits = df["size_bytes"].map(lambda v: None if pd.isna(v) else bool(v <= limit_bytes))
         open_licence = df["license"].map(lambda v: isinstance(v, str) and v.lower() in _PERMISSIVE)
         rank = pd.DataFrame({"fit": fits.map({True: 0, None: 1, False: 2}),
@@ -199,7 +193,7 @@ class ModelManager:
                 "catalog_rows": len(self.catalog), **{f"registry_{k}": v for k, v in self.registry_stats().items() if not isinstance(v, dict)}}  # fmt: skip
 
     def download_stats(self) -> dict[str, Any]:
-        tasks = list(self.downloader._tasks)
+        tasks = self.downloader.downloads()
         by: dict[str, int] = {}
         for t in tasks:
             by[t.status.value] = by.get(t.status.value, 0) + 1

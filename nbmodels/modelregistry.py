@@ -170,10 +170,9 @@ def _metadata_from(text: str) -> ModelMetadata:
 def _configuration_json(cfg: ModelConfiguration | None) -> str | None:
     if cfg is None:
         return None
-    from .configuration import _plain
+    from .configuration import configuration_dict
 
-    data = {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
-    return json.dumps(data, sort_keys=True, default=str)
+    return json.dumps(configuration_dict(cfg), sort_keys=True, default=str)
 
 
 def _configuration_from(text: str | None) -> ModelConfiguration | None:

@@ -398,9 +398,6 @@ class DeltaTable:
         finally:
             lock.release()
 
-    def delta_paths(self) -> list[Path]:
-        return [self.delta_dir / n for n in self.snapshot().deltas]
-
     def remove_all(self) -> None:
         """Delete the base and every delta."""
         self.base_path.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ __all__ = [
     "format_params",
     "format_size",
     "frame_to_html",
+    "hrow",
     "parse_params",
     "parse_size",
 ]
@@ -299,3 +300,12 @@ class PagedTable:
         )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.n_pages - 1
+
+
+def hrow(*children: Any, cls: str = "nbm-row") -> Any:
+    """An ``HBox`` of ``children`` with a CSS class (widgets lay their control rows out so)."""
+    import ipywidgets as w
+
+    box = w.HBox(list(children))
+    box.add_class(cls)
+    return box

@@ -23,7 +23,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import NBModelsError
-from ._common import TABLE_CSS
+from ._common import TABLE_CSS, hrow
 
 __all__ = ["Playground"]
 
@@ -70,9 +70,7 @@ class Playground:
         self.clear_button.on_click(lambda _b: self.clear())
 
         def row(*children: w.Widget) -> w.HBox:
-            box = w.HBox(list(children))
-            box.add_class("nbm-pg-row")
-            return box
+            return hrow(*children, cls="nbm-pg-row")
 
         self.widget = w.VBox(
             [

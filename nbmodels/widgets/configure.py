@@ -111,10 +111,14 @@ class ConfigEditor:
         self.estimate_error: str | None = None
         self._parse_errors: dict[str, Issue] = {}
         self._memory_model: Any = None
+        self._measured: int | None = None
         try:  # read the model once: config.json and the weights' headers (or the Hub's)
             from ..memory import _resolve
 
             self._memory_model = _resolve(model, None)
+            from ..memory import _measured_peak
+
+            self._measured = _measured_peak(self._memory_model.model_id)
         except NBModelsError as exc:
             self.estimate_error = str(exc)
 
@@ -379,7 +383,7 @@ class ConfigEditor:
         try:
             est = _estimate(
                 self._memory_model, self.config, context=None, batch=int(self.batch.value),
-                hardware=self.hardware,
+                hardware=self.hardware, measured=self._measured,
             )  # fmt: skip
         except NBModelsError as exc:
             self.estimate = None

@@ -18,7 +18,7 @@ import ipywidgets as w
 from ..errors import NBModelsError
 from ..modelregistry import Registry
 from ..units import format_size
-from ._common import TABLE_CSS, format_date
+from ._common import TABLE_CSS, format_date, hrow
 
 __all__ = ["RegistryView"]
 
@@ -84,9 +84,7 @@ class RegistryView:
         self.validate_button.on_click(lambda _b: self._run(self._validate))
 
         def row(*children: w.Widget) -> w.HBox:
-            box = w.HBox(list(children))
-            box.add_class("nbm-reg-row")
-            return box
+            return hrow(*children, cls="nbm-reg-row")
 
         self.widget = w.VBox(
             [
@@ -106,24 +104,22 @@ class RegistryView:
         self.refresh()
 
     # -- reading ---------------------------------------------------------------------------------
-    def _limit(self) -> int:
-        from ..catalog import _fits_clause
-
-        return int(_fits_clause().params[0])
-
     def refresh(self) -> None:
         """Read the registry again (after any change, here or in another kernel)."""
         query = self.filter.value.strip()
-        entries = self.registry.search(query, limit=None) if query else self.registry.all()
-        total = len(self.registry)
+        everything = self.registry.all()
+        entries = self.registry.search(query, limit=None) if query else everything
         stats = self.registry.registry_stats()
+        total = stats["entries"]
         self.summary.value = (
             f'<span class="nbm-muted">{total} models · {stats["available"]} downloaded · '
             f"{stats['configured']} configured · {stats['active']} active · {stats['uses']} uses"
             + (f" · {len(entries)} match {html.escape(query)!r}" if query else "")
             + "</span>"
         )
-        limit = self._limit()
+        from ..catalog import fit_limit_bytes
+
+        limit = fit_limit_bytes()
         shown = entries[: self.page_size]
         rows = []
         for e in shown:
@@ -170,7 +166,7 @@ class RegistryView:
             self.picker.value = current
         elif options:
             self.picker.value = options[0][1]
-        self._all = [(f"{e.metadata.id} ({e.metadata.source.value})", e.metadata.key) for e in self.registry.all()]  # fmt: skip
+        self._all = [(f"{e.metadata.id} ({e.metadata.source.value})", e.metadata.key) for e in everything]  # fmt: skip
         self._show_detail()
 
     def _show_detail(self) -> None:
