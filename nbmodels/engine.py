@@ -714,8 +714,14 @@ class ModelHandle:
                 )
             else:
                 reg.record_usage(self.model_id, tokens_in=tokens_in, seconds=seconds, task=task)
-        except NBModelsError:
-            pass
+        except NBModelsError as exc:  # said once per handle, never a failed generation
+            if not self.__dict__.get("_record_warned"):
+                import warnings
+
+                from .errors import RegistryWarning
+
+                self.__dict__["_record_warned"] = True
+                warnings.warn(f"{self.model_id}: usage is not recorded in the registry: {exc}", RegistryWarning, stacklevel=3)  # fmt: skip
 
 
 class OllamaHandle:

@@ -93,7 +93,9 @@ class ModelManager:
 
     def recommended(self, task: str, model_type: str | None = None, *, limit: int = 5, **filters: Any) -> pd.DataFrame:  # fmt: skip
         """Models for ``task`` ranked by fit to this machine (size against free memory),
-        then an open licence, then popularity; each row says why (``reason``)."""
+        then an open licence, then popularity; each row says why (``reason``). The ranking
+        runs over the catalog's ``max(50, 10 x limit)`` most downloaded matches (the catalog
+        says when that cut a source's answer short)."""
         import pandas as pd
 
         from .catalog import fit_limit_bytes

@@ -618,8 +618,21 @@ class Registry:
         if tag is not None:
             where += " AND key IN (SELECT key FROM tags WHERE tag = ?)"
             params.append(tag)
-        tail = "ORDER BY use_count DESC, key" + (f" LIMIT {int(limit)}" if limit else "")
-        return self._entries(where, params, tail)
+        tail = "ORDER BY use_count DESC, key" + (f" LIMIT {int(limit) + 1}" if limit else "")
+        found = self._entries(where, params, tail)
+        if limit and len(found) > limit:  # a cap is said, never silent
+            import warnings
+
+            from .errors import TruncatedWarning
+
+            warnings.warn(
+                f"registry.search({query!r}) has more than {limit} matches; the {limit} most used "
+                "are returned. Pass limit=None for all, or narrow the query.",
+                TruncatedWarning,
+                stacklevel=2,
+            )
+            found = found[:limit]
+        return found
 
     def recently_used(self, n: int = 10) -> list[ModelRegistryEntry]:
         return self._entries("last_used IS NOT NULL", (), f"ORDER BY last_used DESC LIMIT {int(n)}")

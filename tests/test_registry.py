@@ -347,3 +347,13 @@ def test_a_lock_held_too_long_is_an_error_that_names_the_holder(tmp_path: Path) 
         proc.kill()
         proc.wait()
     Registry(path).activate("org/a")  # the lock went with the process
+
+
+def test_a_capped_search_says_so(reg: Registry) -> None:
+    from nbmodels.errors import TruncatedWarning
+
+    reg.register_many([meta(f"org/m{i}") for i in range(5)])
+    with pytest.warns(TruncatedWarning, match="more than 3 matches"):
+        assert len(reg.search("org", limit=3)) == 3
+    assert len(reg.search("org", limit=5)) == 5  # exactly the limit: nothing left out
+    assert len(reg.search("org", limit=None)) == 5

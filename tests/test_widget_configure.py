@@ -119,3 +119,13 @@ def test_save_writes_the_models_yaml_and_the_editor_reopens_it(editor: ConfigEdi
     assert (
         again.estimate is None and "No memory estimate" in again.memory.value
     )  # not on disk by id
+
+
+def test_a_value_no_control_can_show_is_kept_and_said(editor: ConfigEditor) -> None:
+    import dataclasses
+
+    odd = dataclasses.replace(editor.config, dtype="float64")  # not in the dtype dropdown
+    editor.set_config(odd)
+    assert "cannot be shown here" in editor.messages["dtype"].value
+    editor.fields["temperature"].value = 0.3  # another change keeps it as it is
+    assert editor.config.dtype == "float64" and editor.config.temperature == 0.3

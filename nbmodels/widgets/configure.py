@@ -110,6 +110,8 @@ class ConfigEditor:
         self.estimate: Any = None
         self.estimate_error: str | None = None
         self._parse_errors: dict[str, Issue] = {}
+        # fields whose value no control here can show: kept as they are, and said
+        self._unshown: dict[str, Issue] = {}
         self._memory_model: Any = None
         self._measured: int | None = None
         try:  # read the model once: config.json and the weights' headers (or the Hub's)
@@ -250,6 +252,7 @@ class ConfigEditor:
     def set_config(self, cfg: ModelConfiguration) -> None:
         """Show ``cfg`` in the controls (validated and estimated as any change is)."""
         self._updating = True
+        self._unshown = {}
         try:
             for name, control in self.fields.items():
                 value = getattr(cfg, name)
@@ -265,8 +268,8 @@ class ConfigEditor:
                     control.max = max(control.max, value) if isinstance(value, int | float) else control.max  # fmt: skip
                 try:
                     control.value = value
-                except Exception:  # a value the control cannot show: said beside it
-                    self._parse_errors[name] = Issue(name, f"{value!r} cannot be shown here", "set it in code")  # fmt: skip
+                except Exception:  # a value the control cannot show: kept, and said beside it
+                    self._unshown[name] = Issue(name, f"{value!r} cannot be shown here; it is kept as it is", "change it in code")  # fmt: skip
         finally:
             self._updating = False
         self.config = cfg
@@ -277,6 +280,8 @@ class ConfigEditor:
         values: dict[str, Any] = {}
         self._parse_errors = {}
         for name, control in self.fields.items():
+            if name in self._unshown:  # the configuration's own value stands
+                continue
             value = control.value
             if name == "seed":
                 text = str(value).strip()
@@ -332,6 +337,8 @@ class ConfigEditor:
         others: list[tuple[str, Issue]] = []
         for issue in self._parse_errors.values():
             by_field[issue.field].append(("error", issue))
+        for issue in self._unshown.values():
+            by_field[issue.field].append(("warning", issue))
         for kind, issues in (("error", self.validation.errors), ("warning", self.validation.warnings)):  # fmt: skip
             for issue in issues:
                 target = by_field.get(issue.field)
