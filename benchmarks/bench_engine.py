@@ -148,6 +148,9 @@ opts = {"fp32": {"dtype": "float32"}, "bf16": {"dtype": "bfloat16"},
         "8bit": {"dtype": "float32", "quantization": "8bit"},
         "nf4": {"dtype": "float32", "quantization": "nf4", "compute_dtype": "float32"}}[mode]
 import transformers  # imported before the baseline, as in the plain probe
+if sys.argv[4]:  # the runtime warmed by loading a 1-layer model the same way: its machinery, not the model
+    import ctypes, gc
+    w = load(sys.argv[4], check_memory=False, **opts); w.unload(); del w; gc.collect(); ctypes.CDLL("libc.so.6").malloc_trim(0)
 base = _rss(); _reset_peak()
 h = load(folder, check_memory=False, **opts)
 peak = _peak(); after = _rss()
@@ -158,23 +161,49 @@ print(json.dumps({"load_peak_mib": (peak - base) / MiB, "after_load_mib": (after
 """
 
 
-def memory(folder: Path, weights: Path) -> None:
-    print(
-        "\nOne fresh process per mode; MiB above the process's baseline (torch and transformers imported):\n"
-    )
-    print("| mode | nbmodels load peak | plain from_pretrained load peak | resident after load (nbmodels / plain) | "
-          "estimate: load peak / steady | loaded footprint | peak / footprint (nbmodels) |")  # fmt: skip
+def build_warmup(dest: Path) -> Path:
+    """A 1-layer, 64-wide Llama with the demo tokenizer: loading it first warms the runtime
+    (transformers' lazily imported modelling code, bitsandbytes' kernels), so what a load of
+    the real model adds above that is the model's own cost."""
+    folder = dest / "llama-warmup"
+    if (folder / "model.safetensors").exists():
+        return folder
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    chat = _chat_model(dest)
+    tok = AutoTokenizer.from_pretrained(chat)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id)  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _probe(folder: Path, weights: Path, mode: str, warm: Path | None) -> tuple[dict, dict]:
+    out = subprocess.run([sys.executable, "-c", _NBM_PROBE, str(folder), mode, str(HERE), str(warm or "")],
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
+    plain_code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); from memory_probe import measure; "
+                  f"from pathlib import Path; print(json.dumps(measure(Path({str(weights)!r}), {mode!r}, prompt=8, new_tokens=1, "
+                  f"loader='from_pretrained', warmup={str(warm) if warm else None!r})))")  # fmt: skip
+    p = json.loads(subprocess.run([sys.executable, "-c", plain_code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])  # fmt: skip
+    return json.loads(out), p
+
+
+def memory(folder: Path, weights: Path, warm: Path) -> None:
+    print("\nOne fresh process per mode and side; MiB above the process's baseline. Cold: torch and "
+          "transformers imported. Warm: a 1-layer model loaded and freed the same way first, so the "
+          "runtime's own machinery is in the baseline.\n")  # fmt: skip
+    print("| mode | load peak, cold: nbmodels / plain | load peak, warm: nbmodels / plain | resident after load (nbmodels / plain) | "
+          "estimate: load peak / steady | loaded footprint | warm peak / footprint: nbmodels / plain |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
     for mode in ("fp32", "bf16", "8bit", "nf4"):  # the plain probe loads the same folder
-        out = subprocess.run([sys.executable, "-c", _NBM_PROBE, str(folder), mode, str(HERE)],
-                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
-        n = json.loads(out)
-        plain_code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); from memory_probe import measure; "
-                      f"from pathlib import Path; print(json.dumps(measure(Path({str(weights)!r}), {mode!r}, prompt=8, new_tokens=1)))")  # fmt: skip
-        p = json.loads(subprocess.run([sys.executable, "-c", plain_code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])  # fmt: skip
-        ratio = n["load_peak_mib"] / n["footprint_mib"] if n["footprint_mib"] else float("nan")
-        print(f"| {mode} | {n['load_peak_mib']:.0f} | {p['load_peak_mib']:.0f} | {n['after_load_mib']:.0f} / {p['after_load_mib']:.0f} | "
-              f"{n['est_load_peak_mib']:.0f} / {n['est_steady_mib']:.0f} | {n['footprint_mib']:.0f} | {ratio:.2f}x |")  # fmt: skip
+        n, p = _probe(folder, weights, mode, None)
+        nw, pw = _probe(folder, weights, mode, warm)
+        fp = n["footprint_mib"]
+        print(f"| {mode} | {n['load_peak_mib']:.0f} / {p['load_peak_mib']:.0f} | {nw['load_peak_mib']:.0f} / {pw['load_peak_mib']:.0f} | "
+              f"{n['after_load_mib']:.0f} / {p['after_load_mib']:.0f} | {n['est_load_peak_mib']:.0f} / {n['est_steady_mib']:.0f} | "
+              f"{fp:.0f} | {nw['load_peak_mib'] / fp:.2f}x / {pw['load_peak_mib'] / fp:.2f}x |")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,11 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--big", action="store_true", help="also the 336M Llama of baselines.md (~3 min more)"
+    )
     args = parser.parse_args(argv)
     folder = build_llama_100m(args.dest)
-    throughput(folder, args.new_tokens, args.repeat)
+    if not args.skip_throughput:
+        throughput(folder, args.new_tokens, args.repeat)
     if not args.skip_memory:
-        memory(folder, folder)
+        print(f"\n{folder.name}:")
+        memory(folder, folder, build_warmup(args.dest))
+    if args.big and not args.skip_memory:
+        from memory_probe import build
+
+        weights = build("llama-gqa-336m", args.dest)
+        print(f"\n{weights.name} (the baselines' model):")
+        memory(with_tokenizer(weights, args.dest), weights, build_warmup(args.dest))
     return 0
 
 

@@ -31,10 +31,10 @@ def cases(name: str) -> list[tuple[int, int, int]]:
     return [(8, 512, 0)] if name.startswith("bert") else [(1, 32, 128), (1, 1024, 128)]
 
 
-def estimate(folder: Path, mode: str, prompt: int, new: int, batch: int) -> dict[str, float]:
+def estimate(folder: Path, mode: str, prompt: int, new: int, batch: int, loader: str = "nbmodels") -> dict[str, float]:  # fmt: skip
     from nbmodels.memory import estimate_memory
 
-    est = estimate_memory(folder, context=prompt + new, batch=batch, **MODES[mode])
+    est = estimate_memory(folder, context=prompt + new, batch=batch, loader=loader, **MODES[mode])
     return {
         "load_peak_mib": est.load_peak_bytes / MiB,
         "steady_mib": est.steady_bytes / MiB,
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measured", type=Path, help="JSON lines from an earlier run")
     parser.add_argument("--save", type=Path, help="write the measurements here (JSON lines)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--loader", choices=["nbmodels", "from_pretrained"], default="nbmodels",
+                        help="load as nbmodels.load does, or with plain from_pretrained")  # fmt: skip
     args = parser.parse_args(argv)
     runs: list[dict] = []
     if args.measured:
@@ -69,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.repeat):
                         runs.append(
                             measure_in_subprocess(
-                                folder, mode, prompt=prompt, new_tokens=new, batch=batch
+                                folder,
+                                mode,
+                                prompt=prompt,
+                                new_tokens=new,
+                                batch=batch,
+                                loader=args.loader,
                             )
                         )
                         if args.save:
@@ -78,18 +85,27 @@ def main(argv: list[str] | None = None) -> int:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:  # repeats of one case are summarised together (median, min-max)
         groups.setdefault(
-            (r["model"], r["mode"], r["batch"], r["prompt"], r["new_tokens"]), []
+            # records from before the streaming loader have no "loader": from_pretrained
+            (
+                r["model"],
+                r["mode"],
+                r["batch"],
+                r["prompt"],
+                r["new_tokens"],
+                r.get("loader", "from_pretrained"),
+            ),
+            [],
         ).append(r)
     print(f"{'model':<20}{'mode':<7}{'ctx':>5} | {'load peak: measured (min-max) / est':>37} | "
           f"{'steady':>29} | {'generate peak':>29} | {'accelerate':>10} | spread")  # fmt: skip
     phase_errors: dict[str, list[float]] = {"load_peak": [], "steady": [], "generate_peak": []}
     outside: list[str] = []
     accel_errors: list[float] = []
-    for (model, mode, batch, prompt, new), rs in groups.items():
+    for (model, mode, batch, prompt, new, loader), rs in groups.items():
         folder = Path(args.dest) / model
         if not folder.is_dir():
             folder = build(model, args.dest) if model in ARCHITECTURES else folder
-        e = estimate(folder, mode, prompt, new, batch)
+        e = estimate(folder, mode, prompt, new, batch, loader)
         cells = []
         for key in phase_errors:
             vals = sorted(r[f"{key}_mib"] for r in rs)

@@ -133,9 +133,20 @@ def _reset_peak() -> bool:
 
 
 def measure(
-    folder: Path, mode: str, *, prompt: int, new_tokens: int, batch: int = 1
+    folder: Path,
+    mode: str,
+    *,
+    prompt: int,
+    new_tokens: int,
+    batch: int = 1,
+    loader: str = "nbmodels",
+    warmup: str | None = None,
 ) -> dict[str, Any]:
-    """Load ``folder`` in ``mode`` (fp32, bf16, 8bit, nf4, nf4-dq) and run it once."""
+    """Load ``folder`` in ``mode`` (fp32, bf16, 8bit, nf4, nf4-dq) and run it once.
+
+    ``loader="nbmodels"`` loads as ``nbmodels.load`` does (tensor by tensor where it converts
+    or quantizes, ``from_pretrained`` otherwise); ``"from_pretrained"`` is the plain path.
+    ``warmup``: a small model's folder, loaded the same way and freed before the baseline."""
     import torch
     import transformers
 
@@ -154,10 +165,28 @@ def measure(
             bnb_4bit_use_double_quant=mode == "nf4-dq",
             bnb_4bit_compute_dtype=torch.float32,
         )
+
+    def _load(path: Path) -> Any:
+        model = None
+        if loader == "nbmodels":
+            from nbmodels.loader import load_streaming
+
+            model = load_streaming(
+                cls, path, dtype=kwargs["dtype"], quantization=kwargs.get("quantization_config")
+            )
+        return model if model is not None else cls.from_pretrained(path, **kwargs)
+
+    if warmup:
+        import ctypes
+        import gc
+
+        _load(Path(warmup))
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     base = _rss()
     _reset_peak()
     started = time.perf_counter()
-    model = cls.from_pretrained(folder, **kwargs)
+    model = _load(folder)
     model.eval()
     load_s = time.perf_counter() - started
     load_peak = _peak()
@@ -186,6 +215,7 @@ def measure(
     return {
         "model": folder.name,
         "mode": mode,
+        "loader": loader,
         "prompt": prompt,
         "new_tokens": 0 if encoder else new_tokens,
         "batch": batch,
@@ -205,7 +235,14 @@ def measure(
 
 
 def measure_in_subprocess(
-    folder: Path, mode: str, *, prompt: int, new_tokens: int, batch: int = 1, timeout: float = 900
+    folder: Path,
+    mode: str,
+    *,
+    prompt: int,
+    new_tokens: int,
+    batch: int = 1,
+    timeout: float = 900,
+    loader: str = "nbmodels",
 ) -> dict[str, Any]:
     """:func:`measure` in a fresh Python process (returns its JSON answer)."""
     import subprocess
@@ -227,6 +264,8 @@ def measure_in_subprocess(
             str(new_tokens),
             "--batch",
             str(batch),
+            "--loader",
+            loader,
         ],
         capture_output=True,
         text=True,
@@ -248,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--prompt", type=int, default=32)
     m.add_argument("--new-tokens", type=int, default=128)
     m.add_argument("--batch", type=int, default=1)
+    m.add_argument("--loader", choices=["nbmodels", "from_pretrained"], default="nbmodels")
     b = sub.add_parser("build")
     b.add_argument("name", choices=sorted(ARCHITECTURES))
     b.add_argument("dest", type=Path)
@@ -259,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")
     result = measure(
-        args.folder, args.mode, prompt=args.prompt, new_tokens=args.new_tokens, batch=args.batch
+        args.folder,
+        args.mode,
+        prompt=args.prompt,
+        new_tokens=args.new_tokens,
+        batch=args.batch,
+        loader=args.loader,
     )
     print(json.dumps(result))
     return 0

@@ -213,6 +213,20 @@ def _resolve(model: str | Path | ModelMetadata, settings: Settings) -> tuple[str
     return model_id, task.result(), None
 
 
+def _on_cpu_only(device_map: Any) -> bool:
+    """Whether a load with ``device_map`` puts everything on the CPU (the streaming loader's
+    case): none, "cpu", or "auto" on a machine without an accelerator."""
+    if device_map in (None, "cpu"):
+        return True
+    if device_map != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available() and not (
+        hasattr(torch, "xpu") and torch.xpu.is_available()
+    )
+
+
 def _is_gguf(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
@@ -288,6 +302,7 @@ class ModelHandle:
         self.tokenizer: Any = None
         self.history: list[dict[str, str]] = []
         self.load_seconds = 0.0
+        self.loader = ""  # "streaming" (tensor by tensor, nbmodels.loader) or "from_pretrained"
         self.load_peak_bytes = 0  # resident memory above what the process had before loading
         self.footprint_bytes = 0  # resident memory the loaded model holds
         self.estimate: Any = None
@@ -355,7 +370,21 @@ class ModelHandle:
             with _PeakSampler() as peak:
                 source = str(folder)
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **({"gguf_file": gguf} if gguf else {}))  # fmt: skip
-                self.model = model_class.from_pretrained(source, **kwargs)
+                self.model = None
+                if (
+                    gguf is None
+                    and not cfg.trust_remote_code
+                    and _on_cpu_only(kwargs.get("device_map"))
+                ):
+                    from .loader import load_streaming
+
+                    self.model = load_streaming(
+                        model_class, folder, dtype=kwargs["dtype"], quantization=quant,
+                        attn_implementation=cfg.attn_implementation,
+                    )  # fmt: skip
+                self.loader = "streaming" if self.model is not None else "from_pretrained"
+                if self.model is None:
+                    self.model = model_class.from_pretrained(source, **kwargs)
                 self.model.eval()
         except NBModelsError:
             raise

@@ -71,6 +71,9 @@ _RUNTIME = {
     "bnb8_run": 70.0,
     "bnb8_act": 0.7e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
     "bnb4_load": 0.05,
+    "stream_bnb": 40.0,  # nbmodels.loader with bitsandbytes: its kernels and scratch
+    "stream_bnb_linear": 0.04,  # ... and what grows with the model, x float32 Linear bytes
+    "stream_run": -35.0,  # a conversion by nbmodels.loader leaves no allocator debris behind
     "bnb4_run": 60.0,
     "bnb4_act": 3.0,
     "run_spread": 25.0,  # the runtime's own overhead, between identical runs (allocator arenas)
@@ -323,7 +326,9 @@ def _resolve(model: ModelMetadata | str | Path, revision: str | None) -> _Model:
 
 
 # -- the estimate ---------------------------------------------------------------------------------
-def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[str, float]:
+def _parts(
+    m: _Model, quant: str, dtype: str, context: int, batch: int, streaming: bool = True
+) -> dict[str, float]:
     a = m.arch
     load_bytes = _BYTES[dtype]
     embed = a.vocab_size * a.hidden_size + (
@@ -362,6 +367,14 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
         )
         load_peak = r["load"] * MiB
         resident: float = file_bytes - untouched
+    elif streaming and m.file_dtype != "gguf":
+        # nbmodels.loader: one tensor at a time with plain reads, nothing mapped; the peak is
+        # the loaded weights, the loading machinery and bitsandbytes' own (its kernels, its
+        # chunked temporaries), fitted on bench_memory's four models
+        load_peak = r["load"] * MiB + weights
+        if quant != "none":
+            load_peak += r["stream_bnb"] * MiB + r["stream_bnb_linear"] * linear32
+        resident = weights
     elif quant == "none":  # a converted copy; the mapping is dropped after loading
         load_peak = r["load"] * MiB + file_bytes + weights
         resident = weights
@@ -372,6 +385,8 @@ def _parts(m: _Model, quant: str, dtype: str, context: int, batch: int) -> dict[
     run = r["run"] * MiB
     if quant == "none" and load_bytes == 2:
         run += r["run_half"] * MiB
+    if streaming and not same and quant == "none" and m.file_dtype != "gguf":
+        run += r["stream_run"] * MiB
     transient = r["kv_extra"] * kv + r["act"] * act + r["scores"] * scores
     if quant == "8bit":
         run += r["bnb8_run"] * MiB
@@ -424,6 +439,7 @@ def estimate_memory(
     batch: int = 1,
     revision: str | None = None,
     hardware: Any = None,
+    loader: str = "nbmodels",
     **overrides: Any,
 ) -> MemoryEstimate:
     """How much memory ``model`` needs with ``config`` (quantization, dtype, context), and
@@ -431,13 +447,18 @@ def estimate_memory(
 
     ``model`` is a model folder, a ``.gguf`` file, a Hub id (read from the Hub's
     ``config.json`` and safetensors headers, no weights fetched) or ``model_info``'s answer.
-    ``overrides`` set configuration fields (``quantization="nf4"``, ``dtype="bfloat16"``)."""
+    ``overrides`` set configuration fields (``quantization="nf4"``, ``dtype="bfloat16"``).
+    ``loader="from_pretrained"`` estimates a plain ``from_pretrained`` load instead of
+    ``nbmodels.load`` (which reads weights tensor by tensor where it converts or quantizes)."""
+    if loader not in ("nbmodels", "from_pretrained"):
+        raise ConfigurationError(f"loader must be 'nbmodels' or 'from_pretrained', not {loader!r}.")
     if batch < 1 or (context is not None and context < 1):
         raise ConfigurationError("context and batch must be positive: e.g. context=2048, batch=1.")
     cfg = dataclasses.replace(config or ModelConfiguration(str(model)), **overrides)
     m = _resolve(model, revision)
     measured = _measured_peak(m.model_id)
-    return _estimate(m, cfg, context=context, batch=batch, hardware=hardware, measured=measured)
+    return _estimate(m, cfg, context=context, batch=batch, hardware=hardware, measured=measured,
+                     streaming=loader == "nbmodels")  # fmt: skip
 
 
 def _measured_peak(model_id: str) -> int | None:
@@ -464,6 +485,7 @@ def _estimate(
     batch: int,
     hardware: Any,
     measured: int | None = None,
+    streaming: bool = True,
 ) -> MemoryEstimate:
     """The estimate for a model already read (the configuration editor reads it once and
     re-estimates on every change without touching the disk or the Hub again)."""
@@ -472,7 +494,7 @@ def _estimate(
     quant = _quant_key(cfg)
     dtype = _dtype(cfg, m)
     ctx = context or cfg.max_context_length or min(m.arch.max_positions or 2048, 4096)
-    parts = _parts(m, quant, dtype, ctx, batch)
+    parts = _parts(m, quant, dtype, ctx, batch, streaming)
     from .machine import hardware as read_hardware
 
     hw = hardware or read_hardware()
@@ -505,7 +527,7 @@ def _estimate(
         for option in ("8bit", "nf4", "nf4-dq"):
             if option == quant:
                 continue
-            alt = _parts(m, option, dtype, ctx, batch)
+            alt = _parts(m, option, dtype, ctx, batch, streaming)
             alt_peak = max(alt["load_peak"], alt["generate_peak"]) + alt["spread"]
             if alt_peak <= hw.usable_ram_bytes:
                 name = (
@@ -518,13 +540,13 @@ def _estimate(
         if batch > 1:
             fits_batch = next(
                 (b for b in range(batch // 2, 0, -1)
-                 if max((alt := _parts(m, quant, dtype, ctx, b))["load_peak"], alt["generate_peak"]) + alt["spread"] <= hw.usable_ram_bytes),
+                 if max((alt := _parts(m, quant, dtype, ctx, b, streaming))["load_peak"], alt["generate_peak"]) + alt["spread"] <= hw.usable_ram_bytes),
                 None,
             )  # fmt: skip
             if fits_batch:
                 advice.append(f"batch={fits_batch}: the largest batch that fits at this context")
         if ctx > 2048:
-            alt = _parts(m, quant, dtype, ctx // 4, batch)
+            alt = _parts(m, quant, dtype, ctx // 4, batch, streaming)
             advice.append(
                 f"context={ctx // 4}: peak {format_size(max(alt['load_peak'], alt['generate_peak']))}"
             )

@@ -153,6 +153,7 @@ def test_bitsandbytes_greedy_equals_plain_transformers(quant: str, llama_384: Pa
         got == plain_greedy(folder, [PROMPT], 12, quantization_config=bnb, dtype=torch.float32)[0]
     )
     assert type(m.model.model.layers[0].self_attn.q_proj).__module__.startswith("bitsandbytes")
+    assert m.loader == "streaming"  # read tensor by tensor (tests/test_loader.py: same bytes)
 
 
 def test_a_model_that_wont_fit_is_refused_before_loading(tiny_models, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
