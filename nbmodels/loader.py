@@ -16,6 +16,7 @@ code) returns ``None`` and the caller uses ``from_pretrained``.
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,10 @@ def iter_tensors(path: Path) -> Iterator[tuple[str, Any]]:
     with open(path, "rb", buffering=0) as f:
         for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
             begin, end = info["data_offsets"]
-            buf = bytearray(end - begin)
+            # an anonymous mapping, not a bytearray: freed buffers go straight back to the
+            # system, and they do not raise glibc's mmap threshold (which would put the
+            # model's own tensors in the heap, where an unload cannot give them back)
+            buf = mmap.mmap(-1, end - begin) if end > begin else bytearray()
             f.seek(start + begin)
             f.readinto(buf)
             dtype = getattr(torch, _DTYPES[info["dtype"]])

@@ -21,9 +21,9 @@ __all__ = ["ollama_host", "ollama_server"]
 
 
 @pytest.fixture
-def ollama_server(isolated_env: Path, shared_data: Path) -> Iterator[OllamaServer]:
+def ollama_server(isolated_env: Path, shared_data: Path, tiny_models: dict[str, Path]) -> Iterator[OllamaServer]:  # fmt: skip
     models_dir = Path(os.environ["OLLAMA_MODELS"])
-    seed_demo_models(models_dir)
+    seed_demo_models(models_dir, chat_model=tiny_models["nbmodels-demo/tiny-llama-chat"])
     with OllamaServer(models_dir, library=shared_data / "ollama-library.json") as server:
         yield server
 

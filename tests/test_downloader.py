@@ -843,12 +843,14 @@ def test_no_ollama_running_says_how_to_start_it(tmp_path: Path) -> None:
 
 # -- Ollama models straight from a registry (OCI distribution API), no Ollama running ---------------
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[object]:
+def registry(tmp_path: Path, tiny_models: dict[str, Path]) -> Iterator[object]:
     """A local registry serving real blobs (valid GGUF files and layers) by their digests."""
     from nbmodels.demo.ollama.registry import RegistryServer
     from nbmodels.demo.ollama.seed import seed_demo_models
 
-    seed_demo_models(tmp_path / "registry-store")
+    seed_demo_models(
+        tmp_path / "registry-store", chat_model=tiny_models["nbmodels-demo/tiny-llama-chat"]
+    )
     with RegistryServer(tmp_path / "registry-store") as server:
         yield server
 

@@ -65,7 +65,10 @@ def test_library_snapshot_without_a_server(
     assert src.model_info("llama3:8b").parameters == 8_000_000_000
 
 
-def test_local_models(ollama_host: str) -> None:
+def test_local_models(ollama_host: str, tiny_models) -> None:
+    from nbmodels.weights import read_safetensors
+
+    folder = tiny_models["nbmodels-demo/tiny-llama-chat"]
     src = OllamaSource()
     assert src.is_running() and src.version()
     models = {m.id: m for m in src.local_models()}
@@ -77,10 +80,14 @@ def test_local_models(ollama_host: str) -> None:
     ]
     chat = models["tinyllama-chat:latest"]
     assert chat.source is ModelSource.OLLAMA and chat.is_downloaded
-    assert chat.parameters == 1_100_048_384
+    # the demo blobs are the tiny Llama as a real GGUF: its header's count and window
+    assert chat.parameters == read_safetensors(folder / "model.safetensors").total
     assert chat.license == "apache-2.0"
     assert chat.architectures == ("llama",)
-    assert chat.extra["context_length"] == 2048
+    assert (
+        chat.extra["context_length"]
+        == json.loads((folder / "config.json").read_text())["max_position_embeddings"]
+    )
     assert T.TEXT_GENERATION in chat.tasks and chat.model_type is ModelType.INTERFACE_MODEL
     embed = models["tiny-embed:latest"]
     assert embed.tasks == (T.EMBEDDING,) and embed.model_type is ModelType.EMBEDDING_MODEL
@@ -154,11 +161,15 @@ def test_search(ollama_host: str) -> None:
     src = OllamaSource()
     found = src.search("llama", limit=None)
     ids = [m.id for m in found]
-    # downloaded models first: the two of llama's family (tiny-vision by its whole tag)
-    assert set(ids[:2]) == {"tinyllama-chat:latest", "tiny-vision:latest"}
+    # downloaded models first: all four demo models are the tiny Llama (its family)
+    assert set(ids[:4]) == {
+        "tinyllama-chat:latest",
+        "tiny-vision:latest",
+        "tiny-embed:latest",
+        "tiny-tools:latest",
+    }
     assert "llama3:8b" in ids and "codellama:7b" in ids
     assert all("llama" in m.id or "llama" in m.tags for m in found)
-    assert "tiny-tools:latest" not in ids, "the tag 'ollama' does not match 'llama'"
     assert len(src.search("llama", limit=5)) == 5
     by_size = src.search("llama3", sort="size", limit=None)
     sizes = [m.size_bytes for m in by_size]

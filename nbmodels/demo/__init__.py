@@ -147,13 +147,13 @@ def start_demo_servers(
 
     settings = settings or Settings.from_env()
     build_home = settings.home / "demo-models"
-    build_tiny_models(build_home / "repos")
+    folders = build_tiny_models(build_home / "repos")
     hub = HubServer(build_home / "repos", records=find_records(settings), port=port).start()
     servers: list[Any] = [hub]
     ollama_url = None
     ollama_store = settings.home / "demo" / "ollama"
     try:
-        seed_demo_models(ollama_store)
+        seed_demo_models(ollama_store, chat_model=folders["nbmodels-demo/tiny-llama-chat"])
         ollama = OllamaServer(
             ollama_store, library=find_library(settings), port=ollama_port
         ).start()

@@ -27,8 +27,14 @@ def _permute(w: Any, n_head: int) -> Any:
     )
 
 
-def write_llama_gguf(folder: Path | str, dest: Path | str, *, qtype: str = "F32") -> Path:
-    """``folder`` (config.json, model.safetensors, tokenizer.json) as a GGUF at ``dest``."""
+def write_llama_gguf(
+    folder: Path | str, dest: Path | str, *, qtype: str = "F32", name: str | None = None,
+    pooling: bool = False,
+) -> Path:  # fmt: skip
+    """``folder`` (config.json, model.safetensors, tokenizer.json) as a GGUF at ``dest``.
+
+    ``name`` goes in ``general.name`` (the folder's name by default); ``pooling=True`` marks
+    it an embedding model (``llama.pooling_type`` mean), as Ollama reads it."""
     import numpy as np
     from gguf import GGMLQuantizationType, GGUFWriter
     from gguf.quants import quantize
@@ -46,7 +52,12 @@ def write_llama_gguf(folder: Path | str, dest: Path | str, *, qtype: str = "F32"
     )
 
     w = GGUFWriter(dest, "llama")
-    w.add_name(folder.name)
+    w.add_name(name or folder.name)
+    w.add_uint64("general.parameter_count", int(sum(v.size for v in weights.values())))
+    if pooling:
+        from gguf import PoolingType
+
+        w.add_pooling_type(PoolingType.MEAN)
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
     w.add_block_count(cfg["num_hidden_layers"])

@@ -1,20 +1,29 @@
 """Tiny local models for the local Ollama server, with model blobs that are valid GGUF.
 
-:func:`tiny_gguf` writes a GGUF header (architecture, name, parameter count, context and
-embedding length...) and one small tensor with the ``gguf`` package, so any GGUF reader can
-parse it. The numbers in the header describe the model the file stands in for; the file
-itself is a few hundred bytes.
+The text models (``tinyllama-chat``, ``tiny-tools``, ``tiny-vision``) and the embedder
+(``tiny-embed``) are real: their blob is the demo hub's random-weight tiny Llama written as
+a GGUF (:func:`nbmodels.demo.gguf_export.write_llama_gguf`, the embedder marked with a mean
+pooling type), which the server runs through nbmodels' engine, as Ollama runs its blobs
+through llama.cpp. The header says what the file is (its real parameter count, context and
+width). ``tiny-vision``'s projector is a stand-in: the server reads no images.
+
+Where the engine's stack (torch, transformers) is not installed, :func:`tiny_gguf` writes a
+header-only GGUF instead and the server answers with its toy generator (and says so).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 
 from ...ollama_store import OllamaStore, StoredModel
 
 __all__ = ["DEMO_MODELS", "seed_demo_models", "tiny_gguf"]
+
+log = logging.getLogger(__name__)
+_CHAT_REPO = "nbmodels-demo/tiny-llama-chat"
 
 # gguf.LlamaFileType values (Ollama reports them as quantization_level)
 _FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
@@ -72,7 +81,7 @@ DEMO_MODELS: dict[str, dict] = {
         "layers": {
             "template": _CHAT_TEMPLATE,
             "system": "You are a helpful assistant.",
-            "params": json.dumps({"stop": ["</s>", "<|user|>"], "num_ctx": 2048}),
+            "params": json.dumps({"stop": ["</s>", "<|user|>"], "num_ctx": 256}),
             "license": _APACHE,
         },
     },
@@ -104,15 +113,59 @@ DEMO_MODELS: dict[str, dict] = {
 }
 
 
-def seed_demo_models(models_dir: Path | str) -> list[StoredModel]:
-    """Lay out the :data:`DEMO_MODELS` in an Ollama store at ``models_dir``."""
+def seed_demo_models(
+    models_dir: Path | str, *, chat_model: Path | str | None = None
+) -> list[StoredModel]:
+    """Lay out the :data:`DEMO_MODELS` in an Ollama store at ``models_dir``.
+
+    ``chat_model``: the demo hub's tiny Llama folder to write as the real blobs (built, and
+    cached under ``$NBMODELS_HOME/demo-models/repos``, when not given)."""
     store = OllamaStore(Path(models_dir))
+    real = _real_blobs(chat_model)
     made = []
     for name, spec in DEMO_MODELS.items():
         header = spec["gguf"]
-        layers: list[tuple[str, bytes]] = [("model", tiny_gguf(**header))]
+        blob = real.get("embed" if header.get("pooling") else "text") if real else None
+        layers: list[tuple[str, bytes]] = [("model", blob or tiny_gguf(**header))]
         for kind, data in spec["layers"].items():
             layers.append((kind, data.encode() if isinstance(data, str) else data))
-        config = {"model_family": header["arch"], "file_type": header.get("file_type", "Q4_0")}
+        arch = "llama" if blob else header["arch"]
+        config = {
+            "model_family": arch,
+            "file_type": "F32" if blob else header.get("file_type", "Q4_0"),
+        }
         made.append(store.add(name, layers, config=config))
     return made
+
+
+def _real_blobs(chat_model: Path | str | None) -> dict[str, bytes] | None:
+    """GGUF bytes of the tiny Llama as a text model and as an embedder, or None (and a log
+    line) where torch or transformers is missing."""
+    try:
+        import safetensors  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        log.warning(
+            "demo Ollama models are header-only stand-ins answered by a toy generator: %s", exc
+        )
+        return None
+    from ..gguf_export import write_llama_gguf
+
+    if chat_model is None:
+        from ...settings import Settings
+        from ..hub.tinymodels import _BUILDERS, _build_cached
+
+        base = Settings.from_env().home / "demo-models" / "repos"  # where start_demo_servers builds
+        chat_model = _build_cached(base, _CHAT_REPO, _BUILDERS[_CHAT_REPO])
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="nbmodels-gguf-") as tmp:
+        for key, pooling in (("text", False), ("embed", True)):
+            path = write_llama_gguf(
+                chat_model,
+                Path(tmp) / f"{key}.gguf",
+                name=f"nbmodels tiny llama ({key})",
+                pooling=pooling,
+            )
+            out[key] = path.read_bytes()
+    return out

@@ -208,7 +208,7 @@ class OllamaServer:
         """A real model for ``stored`` when its blob is a GGUF with weights (run by
         nbmodels' engine); None for the stand-in blobs, which the toy generator answers."""
         blob = stored.model_blob
-        if blob is None or not blob.exists() or blob.stat().st_size < 64 * 1024:
+        if blob is None or not _has_weights(blob):
             return None
         with self._lock:
             handle = self._engines.get(stored.digest)
@@ -226,6 +226,19 @@ class OllamaServer:
             return self.store.get(name)
         except (ModelNotFoundError, InvalidModelIdError):
             raise _APIError(404, f"model '{name}' not found") from None
+
+
+def _has_weights(blob: Path) -> bool:
+    """Whether a model blob is a GGUF with transformer blocks (the demo's real models), not
+    a header-only stand-in (pulled library models, or a demo seeded without torch)."""
+    from ...errors import GGUFError
+    from ...gguf_info import read_gguf_info
+
+    try:
+        info = read_gguf_info(blob)
+    except (GGUFError, OSError, ValueError):
+        return False
+    return info.tensor_count > 1 and f"{info.architecture}.block_count" in info.metadata
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -466,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
         engine = self.app.engine_for(stored)
         if engine is not None:  # a real model: generated for real, through nbmodels' engine
             self._complete_with(engine, body, chat=chat, system=system, options=options, stop=stop,
-                                base=base, piece=piece, started=started, load_ns=load_ns)  # fmt: skip
+                                base=base, piece=piece, started=started, load_ns=load_ns, ctx=ctx)  # fmt: skip
             return
         completion = toy_completion(
             stored.name,
@@ -510,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete_with(self, engine: Any, body: dict[str, Any], *, chat: bool, system: str,
                        options: dict[str, Any], stop: list[str], base: dict[str, Any],
-                       piece: Any, started: int, load_ns: int) -> None:  # fmt: skip
+                       piece: Any, started: int, load_ns: int, ctx: int) -> None:  # fmt: skip
         """generate / chat answered by a real model, streamed token by token as Ollama does."""
         if chat:
             messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -525,7 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
             if system and not body.get("raw"):
                 prompt = f"{system}\n{prompt}"
         n_prompt = len(engine.tokenizer(prompt)["input_ids"])
-        context = engine.config.max_context_length or 2048
+        # Ollama's window: num_ctx, never past what the model was trained for
+        context = min(ctx, engine.config.max_context_length or ctx)
         room = max(1, context - n_prompt)
         num_predict = options.get("num_predict")
         want = room if num_predict in (None, -1, -2) else min(int(num_predict), room)
@@ -585,7 +599,18 @@ class _Handler(BaseHTTPRequestHandler):
                 400, f"dimensions must be between 1 and {facts.embedding_length}, got {dims!r}"
             )
         load_ns = self.app.load(stored, body.get("keep_alive"), facts.context_length)
-        vectors = [toy_embedding(text, dims) for text in inputs]
+        engine = self.app.engine_for(stored)
+        if engine is not None:  # a real model: its mean-pooled last hidden state, as Ollama's
+            import numpy as np
+
+            full = engine.embed(inputs, normalize=False) if inputs else np.zeros((0, dims))
+            cut = full[:, :dims]  # Ollama truncates to `dimensions`, then normalises
+            norms = np.linalg.norm(cut, axis=1, keepdims=True)
+            vectors = (cut / np.where(norms == 0, 1, norms)).astype(float).tolist()
+            counted = sum(len(engine.tokenizer(t)["input_ids"]) for t in inputs)
+        else:
+            vectors = [toy_embedding(text, dims) for text in inputs]
+            counted = sum(count_tokens(t) for t in inputs)
         if legacy:
             self._send_json(200, {"embedding": vectors[0] if vectors else []})
             return
@@ -596,7 +621,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "embeddings": vectors,
                 "total_duration": time.perf_counter_ns() - started,
                 "load_duration": load_ns,
-                "prompt_eval_count": sum(count_tokens(t) for t in inputs),
+                "prompt_eval_count": counted,
             },
         )
 
