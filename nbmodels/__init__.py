@@ -68,6 +68,9 @@ _LAZY = {
     "estimate_memory": "nbmodels.memory",
     "Registry": "nbmodels.modelregistry",
     "load": "nbmodels.engine",
+    "lock": "nbmodels.lockfile",
+    "sync": "nbmodels.lockfile",
+    "Lockfile": "nbmodels.lockfile",
     "ModelManager": "nbmodels.modelmanager",
     "manager": "nbmodels.modelmanager",
     "MemoryEstimate": "nbmodels.memory",
@@ -79,6 +82,7 @@ __all__ = [
     "DownloadStatus",
     "DownloadTask",
     "Downloader",
+    "Lockfile",
     "MemoryEstimate",
     "ModelConfiguration",
     "ModelManager",
@@ -108,6 +112,7 @@ __all__ = [
     "get_source",
     "hardware",
     "load",
+    "lock",
     "manager",
     "model_info",
     "playground",
@@ -119,6 +124,7 @@ __all__ = [
     "save_configuration",
     "search",
     "sql",
+    "sync",
     "templates",
     "trending",
     "update_configuration",
@@ -156,6 +162,7 @@ if TYPE_CHECKING:  # pragma: no cover
         verify,
     )
     from .engine import load
+    from .lockfile import Lockfile, lock, sync
     from .machine import hardware
     from .memory import MemoryEstimate, estimate_memory
     from .modelmanager import ModelManager, manager

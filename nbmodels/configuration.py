@@ -868,6 +868,19 @@ def optimize(cfg: ModelConfiguration, goal: str, *, hardware: Any = None) -> Mod
     return dataclasses.replace(cfg, custom_settings=custom, **changes)
 
 
+def _model_info(model_id: str, settings: Settings | None) -> ModelMetadata:
+    """``model_info`` through the catalog of ``settings`` (the default one without)."""
+    from .catalog import Catalog, model_info
+
+    if settings is None:
+        return model_info(model_id)
+    catalog = Catalog(settings)
+    try:
+        return catalog.model_info(model_id)
+    finally:
+        catalog.close()
+
+
 def configure(
     model: ModelMetadata | str | Path,
     *,
@@ -890,9 +903,7 @@ def configure(
         )
         cfg = auto_configure(target, settings=settings)
     else:
-        from .catalog import model_info
-
-        cfg = auto_configure(model_info(str(model)), settings=settings)
+        cfg = auto_configure(_model_info(str(model), settings), settings=settings)
     if template is not None:
         reasons = [*cfg.custom_settings.get("reasons", []), f"template {template!r}, as asked"]
         keep = {"max_context_length": cfg.max_context_length}

@@ -32,6 +32,8 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │                                          (the message names it)
     ├── RegistryError                          the registry file cannot be opened, is newer,
     │                                          or an operation is refused (a dependency cycle)
+    ├── LockfileError                          a lockfile cannot be read, or a pinned commit
+    │                                          or file is gone upstream (sync refuses)
     └── EngineError                            (engine module)
 
 Warnings (not errors) use :class:`NBModelsWarning` and its subclasses, e.g. a source that
@@ -58,6 +60,7 @@ __all__ = [
     "HubUnreachableError",
     "InsufficientSpaceError",
     "InvalidModelIdError",
+    "LockfileError",
     "LockTimeout",
     "ModelNotFoundError",
     "NBModelsError",
@@ -186,6 +189,10 @@ class LockTimeout(StorageError, TimeoutError):
 
 class RegistryError(NBModelsError):
     """The model registry rejected an operation or is damaged."""
+
+
+class LockfileError(NBModelsError):
+    """A lockfile cannot be written, read or honoured (a pinned commit or file is gone)."""
 
 
 class EngineError(NBModelsError):

@@ -74,3 +74,68 @@ def test_download_and_verify_from_the_command_line(hub_server, tmp_path):
     assert _nbmodels("verify", model, env=env).returncode == 0
     missing = _nbmodels("download", "nobody/nothing", env=env)
     assert missing.returncode == 2 and missing.stderr.startswith("nbmodels: ")
+
+
+def test_every_command_answers_json_with_exit_codes_a_script_can_use(hub_server, tmp_path):
+    import json
+
+    env = {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "home"),
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+    }
+    model = "nbmodels-demo/tiny-llama-chat"
+
+    def run(*args: str, code: int = 0, **extra: str) -> object:
+        done = _nbmodels(*args, env={**env, **extra})
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        return json.loads(done.stdout) if "--json" in args else done.stdout
+
+    info = run("info", model, "--json")
+    assert info["id"] == model and info["source"] == "huggingface"
+    conf = run(
+        "configure", model, "--set", "temperature=0.2", "--set", "max_tokens=8", "--save", "--json"
+    )
+    assert conf["configuration"]["temperature"] == 0.2 and conf["saved"].endswith(".yaml")
+    fits = run("fit", model, "--json")
+    assert fits["verdict"] in ("fits in RAM", "fits on GPU") and fits["peak_bytes"] > 0
+    huge = run("fit", model, "--context", "10000000", "--batch", "64", "--json", code=3)
+    assert huge["verdict"] == "won't fit" and huge["advice"]
+    locked = run("lock", model, "-o", str(tmp_path / "nbmodels.lock.yaml"), "--json")
+    assert locked["models"][0]["commit"] and len(locked["models"][0]["files"]) >= 3
+    listed = run("list", "--json")
+    assert model in [row["id"] for row in listed]
+    assert model in [
+        row["model_id"] for row in run("registry", "list", "--json")
+    ]  # registered by the download
+    stats = run("registry", "stats", "--json")
+    assert stats
+    # a fresh cache: sync fetches exactly the pinned files
+    synced = run(
+        "sync", str(tmp_path / "nbmodels.lock.yaml"), "--json", HF_HUB_CACHE=str(tmp_path / "hf2")
+    )
+    assert synced["models"] == {model: "fetched"}
+    assert run("verify", model, "--json", HF_HUB_CACHE=str(tmp_path / "hf2"))["bad"] == []
+    # an error is one line on stderr and exit 2
+    gone = _nbmodels("sync", str(tmp_path / "nope.yaml"), env=env)
+    assert gone.returncode == 2 and gone.stderr.startswith("nbmodels: No lockfile")
+
+
+def test_chat_streams_an_answer_in_the_terminal(hub_server, tmp_path):
+    env = {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "home"),
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+    }
+    done = _nbmodels("chat", "nbmodels-demo/tiny-llama-chat", "-m", "hello", "--max-tokens", "6", "--temperature", "0", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6 tokens" in done.stderr and "tok/s" in done.stderr
+    # what it printed is the model's greedy answer, as the Python API gives it
+    import nbmodels
+    from nbmodels import Settings
+
+    settings = Settings(
+        home=tmp_path / "home", hf_endpoint=hub_server.url, hf_cache=tmp_path / "hf"
+    )
+    expected = nbmodels.load("nbmodels-demo/tiny-llama-chat", settings=settings).chat("hello", max_tokens=6, temperature=0).text  # fmt: skip
+    assert done.stdout == expected + "\n"

@@ -107,7 +107,7 @@ def test_the_demo_lab_opens_the_notebook_with_the_news_off(tmp_path):
     import time
     import urllib.request
 
-    from nbmodels.__main__ import lab_command
+    from nbmodels.cli import lab_command
 
     notebook = REPO / "notebooks" / "01-discover.ipynb"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
