@@ -65,7 +65,7 @@ def test_sync_refuses_when_the_pinned_commit_is_gone(hub_server, tmp_path: Path)
     data["models"][0]["commit"] = "0" * 40  # history rewritten upstream
     path.write_text(yaml.safe_dump(data))
     b = _home(tmp_path, "b", hub_server.url)
-    with pytest.raises(LockfileError, match="gone upstream.*lock the model again"):
+    with pytest.raises(LockfileError, match=r"gone upstream.*lock the model again"):
         nbmodels.sync(path, settings=b)
     assert not (Path(b.hf_cache) / f"models--{CHAT.replace('/', '--')}" / "blobs").exists() or not any(
         (Path(b.hf_cache) / f"models--{CHAT.replace('/', '--')}" / "blobs").iterdir()
@@ -79,18 +79,18 @@ def test_sync_refuses_when_a_pinned_file_is_gone_or_different(hub_server, tmp_pa
     data = yaml.safe_load(path.read_text())
     data["models"][0]["files"].append({"path": "model-q4.gguf", "size": 10, "sha256": "a" * 64})
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(LockfileError, match="gone upstream: model-q4.gguf"):
+    with pytest.raises(LockfileError, match=r"gone upstream: model-q4\.gguf"):
         nbmodels.sync(path, settings=_home(tmp_path, "b", hub_server.url))
     data["models"][0]["files"].pop()
     weights = next(f for f in data["models"][0]["files"] if f["path"] == "model.safetensors")
     weights["sha256"] = "b" * 64  # re-quantized under the same name
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(LockfileError, match="model.safetensors"):
+    with pytest.raises(LockfileError, match=r"model\.safetensors"):
         nbmodels.sync(path, settings=_home(tmp_path, "c", hub_server.url))
 
 
 def test_bad_lockfiles_say_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(LockfileError, match="nbmodels.lock"):
+    with pytest.raises(LockfileError, match=r"nbmodels\.lock"):
         nbmodels.sync(tmp_path / "missing.yaml")
     (tmp_path / "x.yaml").write_text("just: text\n")
     with pytest.raises(LockfileError, match="not an nbmodels lockfile"):
