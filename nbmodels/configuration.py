@@ -777,6 +777,11 @@ def auto_configure(
     if changes.get("do_sample") is False and "temperature" not in changes:
         changes["temperature"] = 0.0  # greedy, as the model's authors set it
     custom = dict(base.custom_settings, reasons=reasons)
+    widths = [
+        v for k in ("hidden_size", "intermediate_size") if isinstance(v := config.get(k), int)
+    ]
+    if widths:  # optimize() needs it: bitsandbytes' 4-bit kernels want rows of 64 or more
+        custom["layer_width"] = min(widths)
     return dataclasses.replace(base, custom_settings=custom, **changes)
 
 
@@ -830,8 +835,12 @@ def optimize(cfg: ModelConfiguration, goal: str, *, hardware: Any = None) -> Mod
     bnb = hw.bitsandbytes if hw.bitsandbytes is not None else hw.bitsandbytes_installed
     reasons = list(cfg.custom_settings.get("reasons", []))
     changes: dict[str, Any] = {}
+    width = cfg.custom_settings.get("layer_width")
     if goal == "memory":
-        if bnb:
+        if bnb and isinstance(width, int) and width < 64:
+            changes |= {"quantization": "8bit", "double_quant": False}
+            reasons.append(f"8-bit: its layers are {width} wide, narrower than bitsandbytes' 4-bit block of 64")  # fmt: skip
+        elif bnb:
             changes |= {"quantization": "nf4", "double_quant": True}
             reasons.append("nf4 with double quantization: the smallest weights bitsandbytes offers")
         else:

@@ -117,6 +117,17 @@ def _torch_thread() -> Any:
         return _TORCH
 
 
+def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn`` without bitsandbytes' note that 8-bit layers cast their inputs, which it makes
+    on every forward pass (a notebook cell filled with hundreds of the same line); a
+    filter set once at load does not hold in a kernel, which resets the filters per cell."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*MatMul8bitLt: inputs will be cast")
+        return fn(*args, **kwargs)
+
+
 def _on_torch_thread(
     fn: Any, *args: Any, stop: threading.Event | None = None, **kwargs: Any
 ) -> Any:
@@ -124,7 +135,7 @@ def _on_torch_thread(
     (generation ends within a token) and re-raises once it has."""
     if threading.current_thread().name.startswith("nbmodels-torch"):
         return fn(*args, **kwargs)
-    future = _torch_thread().submit(fn, *args, **kwargs)
+    future = _torch_thread().submit(_quietly, fn, *args, **kwargs)
     try:
         return future.result()
     except KeyboardInterrupt:
@@ -549,7 +560,7 @@ class ModelHandle:
 
         self._lock.acquire()
         self._stop.clear()
-        thread = _torch_thread().submit(work)
+        thread = _torch_thread().submit(_quietly, work)
         text = []
         stop_strings = list(cfg.stop_sequences)
         try:

@@ -403,3 +403,18 @@ update_configuration("org/name", **{field: (int(last) if field == "top_k" else f
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     final = get_configuration("org/name", s)
     assert final is not None and (final.top_k, final.temperature) == (7, 0.25)
+
+
+def test_memory_optimisation_picks_8bit_for_layers_narrower_than_a_4bit_block(tiny_models) -> None:
+    import dataclasses
+
+    from nbmodels import machine
+    from nbmodels.configuration import configure, optimize
+
+    cfg = configure(tiny_models["nbmodels-demo/tiny-llama-chat"])  # 32 wide
+    assert cfg.custom_settings["layer_width"] == 32
+    hw = dataclasses.replace(machine.hardware(), bitsandbytes=True)
+    tuned = optimize(cfg, "memory", hardware=hw)
+    assert tuned.quantization == "8bit" and "narrower" in " ".join(tuned.custom_settings["reasons"])
+    wide = dataclasses.replace(cfg, custom_settings=dict(cfg.custom_settings, layer_width=384))
+    assert optimize(wide, "memory", hardware=hw).quantization == "nf4"

@@ -170,6 +170,8 @@ def ensure_hub(*, offline: bool | None = None, settings: Settings | None = None)
 
     Call it first in a notebook; the returned object says which one is in use, and its
     ``settings`` are now what ``nbmodels.search()`` and the other module functions use.
+    ``offline=True`` always uses the demo hub and ``offline=False`` the real Hub (a notebook's
+    switch); ``NBMODELS_DEMO=1`` (set by the test command) wins over both.
     """
     global _embedded
     base = settings or Settings.from_env()
@@ -181,7 +183,7 @@ def ensure_hub(*, offline: bool | None = None, settings: Settings | None = None)
         env = DemoEnvironment(base.demo_hub, True, chosen, base.demo_ollama)
     elif not force_demo and base.hf_endpoint != REAL_HUB:
         env = DemoEnvironment(base.hf_endpoint, False, base)
-    elif not force_demo and offline is None and hub_reachable():
+    elif not force_demo and (offline is False or (offline is None and hub_reachable())):
         env = DemoEnvironment(REAL_HUB, False, base)
     else:
         with _lock:
