@@ -437,6 +437,11 @@ class ModelHandle:
         unknown = [k for k in changes if k not in names]
         if unknown:
             raise ConfigurationError(f"Unknown generation setting(s): {', '.join(unknown)}.")
+        temperature = changes.get("temperature")
+        if "do_sample" not in changes and isinstance(temperature, int | float) and temperature > 0:
+            # a temperature asked for in this call means sampling, even where the stored
+            # configuration is greedy (a model whose authors set do_sample=False)
+            changes["do_sample"] = None
         if "stop_sequences" in changes and isinstance(changes["stop_sequences"], str):
             changes["stop_sequences"] = (changes["stop_sequences"],)
         cfg = dataclasses.replace(self.config, **changes)

@@ -277,3 +277,107 @@ def test_the_chat_playground_streams_and_stops_in_jupyterlab(hub_server, llama_3
         run_cell(page, 1)
         version = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output").inner_text()
         print("ipykernel", version)  # the version this streaming was tested on
+
+
+_ERRORS_JS = """() => {
+    const nb = window.jupyterapp.shell.currentWidget.content.model;
+    const errors = [], counts = [], texts = [];
+    for (let i = 0; i < nb.cells.length; i++) {
+        const c = nb.cells.get(i);
+        if (c.type !== 'code') continue;
+        counts.push(c.executionCount);
+        for (let j = 0; j < c.outputs.length; j++) {
+            const o = c.outputs.get(j).toJSON();
+            if (o.output_type === 'error') errors.push(o.ename + ': ' + o.evalue);
+            if (o.output_type === 'stream') texts.push([].concat(o.text).join(''));
+        }
+    }
+    return {errors, counts, text: texts.join('')};
+}"""
+
+
+def test_the_complete_workflow_notebook_runs_through_its_widgets_in_jupyterlab(tmp_path):
+    """notebooks/06-complete-workflow.ipynb as a user runs it: Run All on the embedded demo
+    hub (the notebook starts it: offline), then search and download in the browser widget,
+    change and save the configuration in the editor, and chat in the playground."""
+    import shutil
+
+    root = tmp_path / "lab"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(
+        Path(__file__).resolve().parents[1] / "notebooks" / "06-complete-workflow.ipynb",
+        root / "notebooks",
+    )
+    env = {
+        "NBMODELS_HOME": str(tmp_path / "kernel-home"),
+        "HF_HOME": str(tmp_path / "kernel-hf"),
+        "HF_HUB_CACHE": str(tmp_path / "kernel-hf" / "hub"),
+        "OLLAMA_MODELS": str(tmp_path / "kernel-ollama"),
+        "NBMODELS_DEMO": "1",
+    }
+    with JupyterLab(root, env=env) as lab, chromium_page(width=1400, height=1100) as page:
+        open_notebook(page, lab, "notebooks/06-complete-workflow.ipynb")
+        hide_left_area(page)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(
+            f"() => ({_ERRORS_JS})().counts.every(n => n !== null)", timeout=300_000
+        )
+        done = page.evaluate(_ERRORS_JS)
+        assert done["errors"] == [], done["errors"]
+        # every step printed what the seed's workflow prints (read from the notebook's
+        # model: JupyterLab renders only the cells in view)
+        text = done["text"]
+        assert (
+            "completed True" in text
+            and "active: True" in text
+            and "Total available models:" in text
+        )
+
+        # search and download through the browser widget
+        browser = page.locator(".nbm-browser")
+        browser.scroll_into_view_if_needed()
+        page.locator(".nbm-table td", has_text=CHAT).first.wait_for()
+        page.locator(".nbm-model-picker select").select_option(f"{CHAT} (huggingface)")
+        browser.locator(".nbm-detail h3", has_text=CHAT).wait_for()
+        browser.locator("button", has_text="Download").first.click()
+        # already in the cache from the notebook's step 3: the panel says it is done at once
+        browser.locator(".nbm-downloads", has_text="1 done").wait_for(timeout=60_000)
+        browser.locator(".nbm-downloads").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "workflow-browse.png"))
+
+        # the configuration editor: fewer new tokens, save
+        editor = page.locator(".nbm-config")
+        editor.scroll_into_view_if_needed()
+        editor.locator(".nbm-memory").locator("text=fits").first.wait_for()
+        tokens = editor.locator(".nbm-f-max_tokens input")
+        tokens.fill("20")
+        tokens.press("Enter")
+        save = editor.locator("button", has_text="Save")
+        page.wait_for_function("el => !el.disabled", arg=save.element_handle())
+        save.click()
+        editor.locator(".nbm-ok", has_text="saved to").wait_for()
+        page.screenshot(path=str(ARTIFACTS / "workflow-configure.png"))
+
+        # chat in the playground: the reply streams in, with its speed
+        pg = page.locator(".nbm-playground")
+        pg.scroll_into_view_if_needed()
+        # sample (the stored configuration is greedy, and this random-weight model's greedy
+        # answer is blank lines): type 0.8 into the temperature slider's readout
+        readout = pg.locator(".widget-readout").first
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("0.8")
+        page.keyboard.press("Enter")
+        pg.locator(".widget-readout", has_text="0.80").first.wait_for()
+        pg.locator(".nbm-pg-message textarea").fill("Hello there")
+        pg.locator("button", has_text=re.compile(r"^\s*Send\s*$")).click()
+        pg.locator(".nbm-msg.assistant").last.wait_for()
+        pg.locator(".nbm-pg-status", has_text="tokens/s").wait_for(timeout=60_000)
+        reply = pg.locator(".nbm-msg.assistant").last.inner_text()
+        assert reply.replace("assistant", "", 1).strip(), reply
+        pg.locator(".nbm-pg-status").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "workflow-chat.png"))
+    # the demo keeps its own home inside the kernel's (its catalog, cache and configurations)
+    saved = tmp_path / "kernel-home" / "demo" / "configs" / "nbmodels-demo--tiny-llama-chat.yaml"
+    assert "max_tokens: 20" in saved.read_text()

@@ -22,7 +22,7 @@ from nbmodels.weights import (
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nbmodels"
 #: product modules that may start the demo: the command line (`nbmodels demo`)
-MAY_IMPORT_DEMO = {PACKAGE / "__main__.py"}
+MAY_IMPORT_DEMO = {PACKAGE / "cli.py"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -58,7 +58,7 @@ def test_no_product_module_imports_the_demo():
 def test_the_environment_is_read_only_by_settings():
     readers = []
     for path in PACKAGE.rglob("*.py"):
-        if path.name == "settings.py" or path == PACKAGE / "__main__.py":
+        if path.name == "settings.py" or path == PACKAGE / "cli.py":
             continue  # the CLI hands the environment to the JupyterLab it starts
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

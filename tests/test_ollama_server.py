@@ -210,7 +210,8 @@ def test_generate_num_predict_and_stop(client: ollama.Client) -> None:
             "tinyllama-chat", "Count", options={"seed": 1, "num_predict": 5}, stream=True
         )
     )
-    assert len([p for p in short if p.response]) == 5
+    # 5 tokens; a piece waits for the bytes that complete a character, as Ollama's do
+    assert 1 <= len([p for p in short if p.response]) <= 5
     assert short[-1].eval_count == 5 and short[-1].done_reason == "length"
     full = client.generate("tinyllama-chat", "Count", options={"seed": 1}).response
     word = " " + full.split()[6]

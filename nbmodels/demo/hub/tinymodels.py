@@ -30,7 +30,7 @@ from typing import Any
 __all__ = ["STAMP_NAME", "TINY_MODELS", "TINY_MODELS_VERSION", "build_tiny_models"]
 
 #: Bump when the files a build writes change, so cached builds are rebuilt.
-TINY_MODELS_VERSION = 1
+TINY_MODELS_VERSION = 2
 #: The stamp file inside each built folder; the hub server never serves ``.nbmodels*`` files.
 STAMP_NAME = ".nbmodels-tiny.json"
 
@@ -204,7 +204,9 @@ def _build_chat(folder: Path) -> None:
         bos_token_id=tok.token_to_id("<s>"),
         eos_token_id=tok.token_to_id("</s>"),
         pad_token_id=tok.token_to_id("<pad>"),
-        tie_word_embeddings=True,
+        # an untied head: with tied embeddings a random model echoes its last token (the
+        # chat template ends in a newline, so every answer was blank lines)
+        tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
     model.generation_config.max_new_tokens = 16
