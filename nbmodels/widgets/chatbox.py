@@ -140,8 +140,15 @@ class Playground:
         h = self.handle
         if h is None:
             return ""
-        foot = getattr(h, "footprint_bytes", 0)
-        return f"<span class='nbm-muted'>{html.escape(h.model_id)} · {foot / 2**20:.0f} MiB resident</span>"
+        from ..units import format_size
+
+        # what the load added to the process, measured; at least the weights themselves (a
+        # tiny model's load is lost in the allocator's noise)
+        foot = getattr(h, "footprint_bytes", 0) or 0
+        model = getattr(h, "model", None)
+        if model is not None and hasattr(model, "get_memory_footprint"):
+            foot = max(foot, int(model.get_memory_footprint()))
+        return f"<span class='nbm-muted'>{html.escape(h.model_id)} · {format_size(foot)} resident</span>"
 
     # -- chat ------------------------------------------------------------------------------------
     def send(self, text: str | None = None) -> threading.Thread | None:
