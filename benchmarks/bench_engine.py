@@ -47,11 +47,11 @@ def _chat_model(dest: Path) -> Path:
     return build_tiny_models(dest / "tiny")["nbmodels-demo/tiny-llama-chat"]
 
 
-def build_llama_100m(dest: Path) -> Path:
-    """A random-weight Llama of ~100M parameters in its layers (hidden 768, 12 layers,
-    grouped-query attention) whose vocabulary is the demo tokenizer's, so every generated id
-    decodes to text (a mismatched vocabulary makes the streamer decode unknown ids)."""
-    folder = dest / "llama-100m-chat"
+def _build_llama(dest: Path, name: str, **sizes: int) -> Path:
+    """A random-weight Llama at ``dest/name`` whose vocabulary is the demo tokenizer's, so
+    every generated id decodes to text (a mismatched vocabulary makes the streamer decode
+    unknown ids); built once."""
+    folder = dest / name
     if (folder / "model.safetensors").exists():
         return folder
     import shutil
@@ -61,18 +61,22 @@ def build_llama_100m(dest: Path) -> Path:
 
     chat = _chat_model(dest)
     tok = AutoTokenizer.from_pretrained(chat)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                         num_attention_heads=12, num_key_value_heads=4, max_position_embeddings=2048,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
+    config = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **sizes)  # fmt: skip
     torch.manual_seed(0)
-    tmp = dest / ".llama-100m-chat.tmp"
+    tmp = dest / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     LlamaForCausalLM(config).save_pretrained(tmp)
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        if (chat / name).exists():
-            shutil.copy(chat / name, tmp / name)
+    for file in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (chat / file).exists():
+            shutil.copy(chat / file, tmp / file)
     tmp.rename(folder)
     return folder
+
+
+def build_llama_100m(dest: Path) -> Path:
+    """~100M parameters in its layers (hidden 768, 12 layers, grouped-query attention)."""
+    return _build_llama(dest, "llama-100m-chat", hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                        num_attention_heads=12, num_key_value_heads=4, max_position_embeddings=2048)  # fmt: skip
 
 
 _PLAIN_RUN = """
@@ -162,22 +166,11 @@ print(json.dumps({"load_peak_mib": (peak - base) / MiB, "after_load_mib": (after
 
 
 def build_warmup(dest: Path) -> Path:
-    """A 1-layer, 64-wide Llama with the demo tokenizer: loading it first warms the runtime
-    (transformers' lazily imported modelling code, bitsandbytes' kernels), so what a load of
-    the real model adds above that is the model's own cost."""
-    folder = dest / "llama-warmup"
-    if (folder / "model.safetensors").exists():
-        return folder
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    chat = _chat_model(dest)
-    tok = AutoTokenizer.from_pretrained(chat)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id)  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    """A 1-layer, 64-wide Llama: loading it first warms the runtime (transformers' lazily
+    imported modelling code, bitsandbytes' kernels), so what a load of the real model adds
+    above that is the model's own cost."""
+    return _build_llama(dest, "llama-warmup", hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                        num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
 
 
 def _probe(folder: Path, weights: Path, mode: str, warm: Path | None) -> tuple[dict, dict]:

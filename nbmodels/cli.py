@@ -265,25 +265,9 @@ def _print_json(data: object) -> int:
     return 0
 
 
-def _records(df: object) -> list[dict]:
-    import pandas as pd
-
-    assert isinstance(df, pd.DataFrame)
-    return [
-        {k: (None if _isna(v) else v) for k, v in row.items()}
-        for row in df.to_dict(orient="records")
-    ]
-
-
-def _isna(v: object) -> bool:
-    if isinstance(v, (str, bytes)) or hasattr(v, "__len__"):
-        return False
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(v))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
+def _records(df: Any) -> list[dict]:
+    """A DataFrame as JSON records: pandas writes missing values as null, dates as ISO."""
+    return list(json.loads(df.to_json(orient="records", date_format="iso", default_handler=str)))
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -179,11 +179,10 @@ class _PeakSampler:
 def _free_memory() -> None:
     """Return freed memory to the system: glibc keeps freed arenas otherwise, and an unload
     would show no drop."""
-    gc.collect()
-    with contextlib.suppress(Exception):
-        import ctypes
+    from .loader import trim_heap
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    gc.collect()
+    trim_heap()
 
 
 # -- resolving what to load -------------------------------------------------------------------------

@@ -77,6 +77,7 @@ __all__ = [
     "TruncatedWarning",
     "UnknownSourceError",
     "UnsafePathError",
+    "VersionWarning",
 ]
 
 
@@ -249,6 +250,10 @@ def use_readable_warnings() -> None:
     if warnings.formatwarning is not _format_warning:
         _plain_formatwarning = warnings.formatwarning
         warnings.formatwarning = _format_warning  # type: ignore[assignment]
+
+
+class VersionWarning(NBModelsWarning):
+    """A lockfile was written with other versions of nbmodels, transformers or torch."""
 
 
 class RegistryWarning(NBModelsWarning):

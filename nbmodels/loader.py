@@ -141,7 +141,7 @@ def load_streaming(
                 value = torch.nn.Parameter(tensor, requires_grad=False)
             setattr(module, attr, value)
             del tensor, value
-            _trim()
+            trim_heap()
     model.tie_weights()
     if any(p.device.type == "meta" for p in model.parameters()):
         return None
@@ -214,7 +214,7 @@ def _quantize_in_chunks(weight: Any, old: Any, module: Any) -> Any | None:
     return None
 
 
-def _trim() -> None:
+def trim_heap() -> None:
     """Give the freed source tensor back to the system. glibc keeps freed blocks in its
     heap, and the small quantized results land in the holes the big fp32 sources leave, so
     without this the heap grows by about one source per tensor (a 100M model in 8-bit peaked

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import DownloadError, LockfileError, ModelNotFoundError, NBModelsWarning
+from .errors import DownloadError, LockfileError, ModelNotFoundError, VersionWarning
 from .settings import Settings, default_settings
 
 __all__ = [
@@ -150,17 +150,9 @@ class SyncReport:
     bytes_fetched: int = 0
     version_notes: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.models) or self.files_checked == 0
-
     def __repr__(self) -> str:
         states = ", ".join(f"{k}: {v}" for k, v in self.models.items())
         return f"<SyncReport {self.files_checked} files checked by sha256; {states}>"
-
-
-class VersionWarning(NBModelsWarning):
-    """The lockfile was written with other versions of nbmodels, transformers or torch."""
 
 
 # -- lock -----------------------------------------------------------------------------------------

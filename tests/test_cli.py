@@ -17,6 +17,15 @@ def _nbmodels(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+def _hub_env(hub_server, tmp_path) -> dict[str, str]:
+    """The local hub as the Hub; the nbmodels home and HF cache in the test's temp dir."""
+    return {
+        "NBMODELS_HF_ENDPOINT": hub_server.url,
+        "NBMODELS_HOME": str(tmp_path / "home"),
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+    }
+
+
 def test_search_then_sql_from_the_command_line(hub_server, tmp_path):
     env = {"NBMODELS_HF_ENDPOINT": hub_server.url, "NBMODELS_HOME": str(tmp_path / "home")}
     found = _nbmodels("search", "tiny-llama", "--source", "huggingface", "--limit", "5", env=env)
@@ -53,11 +62,7 @@ def test_source_warnings_read_as_messages(tmp_path):
 
 
 def test_download_and_verify_from_the_command_line(hub_server, tmp_path):
-    env = {
-        "NBMODELS_HF_ENDPOINT": hub_server.url,
-        "NBMODELS_HOME": str(tmp_path / "home"),
-        "HF_HUB_CACHE": str(tmp_path / "hf"),
-    }
+    env = _hub_env(hub_server, tmp_path)
     model = "nbmodels-demo/tiny-llama-chat"
     plan = _nbmodels("download", model, "--dry-run", env=env)
     assert plan.returncode == 0, plan.stderr
@@ -79,11 +84,7 @@ def test_download_and_verify_from_the_command_line(hub_server, tmp_path):
 def test_every_command_answers_json_with_exit_codes_a_script_can_use(hub_server, tmp_path):
     import json
 
-    env = {
-        "NBMODELS_HF_ENDPOINT": hub_server.url,
-        "NBMODELS_HOME": str(tmp_path / "home"),
-        "HF_HUB_CACHE": str(tmp_path / "hf"),
-    }
+    env = _hub_env(hub_server, tmp_path)
     model = "nbmodels-demo/tiny-llama-chat"
 
     def run(*args: str, code: int = 0, **extra: str) -> object:
@@ -122,11 +123,7 @@ def test_every_command_answers_json_with_exit_codes_a_script_can_use(hub_server,
 
 
 def test_chat_streams_an_answer_in_the_terminal(hub_server, tmp_path):
-    env = {
-        "NBMODELS_HF_ENDPOINT": hub_server.url,
-        "NBMODELS_HOME": str(tmp_path / "home"),
-        "HF_HUB_CACHE": str(tmp_path / "hf"),
-    }
+    env = _hub_env(hub_server, tmp_path)
     done = _nbmodels("chat", "nbmodels-demo/tiny-llama-chat", "-m", "hello", "--max-tokens", "6", "--temperature", "0", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "6 tokens" in done.stderr and "tok/s" in done.stderr
