@@ -66,6 +66,25 @@ def iter_tensors(path: Path) -> Iterator[tuple[str, Any]]:
             yield name, tensor.reshape(info["shape"])
 
 
+def _converted(tensor: Any, dtype: Any) -> Any:
+    """``tensor`` as ``dtype``, a big one in an anonymous mapping of its own. ``tensor.to``
+    puts it in the malloc heap, and whether an unload gives heap memory back depends on
+    what the process did before (glibc raises its mmap threshold as big blocks are freed):
+    an unload in a busy kernel gave back half of a bf16 model. A mapping of its own goes
+    back to the system whole when the tensor is freed."""
+    import torch
+
+    nbytes = tensor.numel() * torch.empty(0, dtype=dtype).element_size()
+    if nbytes < _OWN_MAPPING:
+        return tensor.to(dtype)
+    out = torch.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(tensor.shape)
+    out.copy_(tensor)
+    return out
+
+
+_OWN_MAPPING = 1 << 16  # bytes: below this a page-rounded mapping of its own would waste
+
+
 def load_streaming(
     model_class: Any, folder: Path, *, dtype: Any, quantization: Any = None,
     attn_implementation: str | None = None,
@@ -122,7 +141,7 @@ def load_streaming(
             old = own[name]
             target = old.dtype if old.is_floating_point() else None
             if target is not None and tensor.dtype != target:
-                tensor = tensor.to(target)
+                tensor = _converted(tensor, target)
             module, attr = get_module_from_name(model, name)
             if (
                 quantize is not None
