@@ -5,8 +5,9 @@ it converts dtypes and while bitsandbytes quantizes, so a load peaks at the file
 copies plus bitsandbytes' temporaries (a 100M Llama in nf4: ~1 GB for a 53 MiB model). This
 loader reads each tensor with plain file reads (no mapping, so the page cache is not counted
 against the process), converts or quantizes it with transformers' own quantizer operations,
-puts it in the model and lets the fp32 copy go before reading the next one. The peak is the
-loaded model plus one tensor.
+puts it in the model and lets the fp32 copy go before reading the next one. A weight it
+quantizes is read and quantized a slice at a time. The peak is the loaded model plus one
+unquantized tensor or one slice.
 
 It takes the common case only: safetensors whose names are the model's own parameter names,
 on the CPU. Anything else (renamed or fused checkpoint keys, GGUF, a ``device_map``, remote
@@ -47,23 +48,62 @@ def read_header(path: Path) -> tuple[dict[str, Any], int]:
     return header, 8 + len(raw)
 
 
-def iter_tensors(path: Path) -> Iterator[tuple[str, Any]]:
-    """Each tensor of a safetensors file in file order, read into its own buffer."""
+def iter_tensors(path: Path, lazy: Any = None) -> Iterator[tuple[str, Any]]:
+    """Each tensor of a safetensors file in file order, read into its own buffer; where
+    ``lazy(name)`` is true, a :class:`FileTensor` that reads it a slice at a time instead."""
     import torch
+
+    def read(f: Any, info: dict[str, Any]) -> Any:
+        begin, end = info["data_offsets"]
+        dtype = getattr(torch, _DTYPES[info["dtype"]])
+        return _read_flat(f, start + begin, end - begin, dtype).reshape(info["shape"])
 
     header, start = read_header(path)
     with open(path, "rb", buffering=0) as f:
         for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-            begin, end = info["data_offsets"]
-            # an anonymous mapping, not a bytearray: freed buffers go straight back to the
-            # system, and they do not raise glibc's mmap threshold (which would put the
-            # model's own tensors in the heap, where an unload cannot give them back)
-            buf = mmap.mmap(-1, end - begin) if end > begin else bytearray()
-            f.seek(start + begin)
-            f.readinto(buf)
-            dtype = getattr(torch, _DTYPES[info["dtype"]])
-            tensor = torch.frombuffer(buf, dtype=dtype) if buf else torch.empty(0, dtype=dtype)
-            yield name, tensor.reshape(info["shape"])
+            if lazy is not None and lazy(name):
+                yield name, FileTensor(f, start + info["data_offsets"][0], getattr(torch, _DTYPES[info["dtype"]]), info["shape"])  # fmt: skip
+                continue
+            # read in a function of its own: a buffer held in this generator's frame would
+            # live until the next one is read, two sources at once at the load's peak
+            yield name, read(f, info)
+
+
+def _read_flat(f: Any, offset: int, nbytes: int, dtype: Any) -> Any:
+    import torch
+
+    # an anonymous mapping, not a bytearray: freed buffers go straight back to the system,
+    # and they do not raise glibc's mmap threshold (which would put the model's own tensors
+    # in the heap, where an unload cannot give them back)
+    if nbytes <= 0:
+        return torch.empty(0, dtype=dtype)
+    buf = mmap.mmap(-1, nbytes)
+    f.seek(offset)
+    f.readinto(buf)
+    return torch.frombuffer(buf, dtype=dtype)
+
+
+class FileTensor:
+    """A tensor still in its file: ``flat(first, count)`` reads ``count`` elements from flat
+    index ``first``. The chunked quantizer reads a weight this way, so no whole fp32 source
+    is ever resident beside the model (it was most of a small model's load peak)."""
+
+    def __init__(self, f: Any, offset: int, dtype: Any, shape: list[int]) -> None:
+        import torch
+
+        self.f, self.offset, self.dtype = f, offset, dtype
+        self.shape = torch.Size(shape)
+        self.itemsize = torch.empty(0, dtype=dtype).element_size()
+
+    def numel(self) -> int:
+        return self.shape.numel()
+
+    def flat(self, first: int, count: int) -> Any:
+        count = max(0, min(count, self.numel() - first))
+        return _read_flat(self.f, self.offset + first * self.itemsize, count * self.itemsize, self.dtype)  # fmt: skip
+
+    def load(self) -> Any:
+        return self.flat(0, self.numel()).reshape(self.shape)
 
 
 def _converted(tensor: Any, dtype: Any) -> Any:
@@ -136,28 +176,31 @@ def load_streaming(
     if names - set(own) or set(own) - names - tied - _non_persistent(model):
         return None  # renamed, fused or missing keys: from_pretrained knows the conversions
     quantize = quantizer.get_quantize_ops() if quantizer is not None else None
+
+    def quantized(name: str) -> bool:
+        return quantizer is not None and bool(quantizer.param_needs_quantization(model, name))
+
+    def chunked(name: str) -> bool:  # quantized a slice at a time, read from the file so
+        return quantized(name) and _chunkable(own[name])
+
     for shard in shards:
-        for name, tensor in iter_tensors(shard):
+        for name, tensor in iter_tensors(shard, lazy=chunked):
             old = own[name]
             target = old.dtype if old.is_floating_point() else None
-            if target is not None and tensor.dtype != target:
-                tensor = _converted(tensor, target)
             module, attr = get_module_from_name(model, name)
-            if (
-                quantize is not None
-                and quantizer is not None
-                and quantizer.param_needs_quantization(model, name)
-            ):
-                value = _quantize_in_chunks(tensor, old, module)
-                if value is None:  # a layout the chunked path does not know
-                    value = quantize.convert({name: tensor}, model=model, full_layer_name=name)[
-                        name
-                    ]
-            elif attr in module._buffers:
-                module._buffers[attr] = tensor
-                continue
+            if isinstance(tensor, FileTensor):
+                value = _quantize_in_chunks(tensor, old, module, target)
             else:
-                value = torch.nn.Parameter(tensor, requires_grad=False)
+                if target is not None and tensor.dtype != target:
+                    tensor = _converted(tensor, target)
+                if quantize is not None and quantized(name):  # a layout the chunks don't know
+                    value = quantize.convert({name: tensor}, model=model, full_layer_name=name)
+                    value = value[name]
+                elif attr in module._buffers:
+                    module._buffers[attr] = tensor
+                    continue
+                else:
+                    value = torch.nn.Parameter(tensor, requires_grad=False)
             setattr(module, attr, value)
             del tensor, value
             trim_heap()
@@ -174,34 +217,49 @@ def load_streaming(
     return model
 
 
-_CHUNK = (
-    1 << 18
-)  # elements per quantization step: bitsandbytes' CPU kernels make ~4 fp32 temporaries
+_CHUNK = 1 << 17  # elements per quantization step: bitsandbytes' kernels make ~4 fp32 temporaries
 
 
-def _quantize_in_chunks(weight: Any, old: Any, module: Any) -> Any | None:
+def _chunkable(old: Any) -> bool:
+    """Whether :func:`_quantize_in_chunks` knows the layout of this (still empty) weight."""
+    import bitsandbytes as bnb
+
+    if isinstance(old, bnb.nn.Params4bit):
+        return True
+    return (
+        isinstance(old, bnb.nn.Int8Params)
+        and not getattr(old, "has_fp16_weights", True)
+        and old.dim() == 2
+    )
+
+
+def _quantize_in_chunks(weight: FileTensor, old: Any, module: Any, dtype: Any) -> Any:
     """A weight quantized the way bitsandbytes does it (``Params4bit._quantize``,
-    ``Int8Params._quantize``), a slice at a time: its CPU kernels make several fp32
-    temporaries the size of their input, which for one large matrix is more than a small
-    model's whole quantized footprint. The result is the same bytes: 4-bit quantizes blocks
-    of ``blocksize`` consecutive elements and 8-bit whole rows, and slices are cut on those
-    boundaries (the loader's tests compare the state dict with ``from_pretrained``'s)."""
+    ``Int8Params._quantize``), read from its file and quantized a slice at a time: its CPU
+    kernels make several fp32 temporaries the size of their input, which for one large
+    matrix is more than a small model's whole quantized footprint. The result is the same
+    bytes: each slice is converted to the model's ``dtype`` first, as the whole tensor would
+    be, 4-bit quantizes blocks of ``blocksize`` consecutive elements and 8-bit whole rows,
+    and slices are cut on those boundaries (the loader's tests compare the state dict with
+    ``from_pretrained``'s)."""
     import bitsandbytes as bnb
     import torch
     from bitsandbytes import functional as F
 
-    flat = weight.contiguous()
+    def piece(first: int, count: int) -> Any:
+        chunk = weight.flat(first, count)
+        return chunk.to(dtype) if dtype is not None and chunk.dtype != dtype else chunk
+
     if isinstance(old, bnb.nn.Params4bit):
         size = old.blocksize or 64
         step = max(size, _CHUNK // size * size)
-        data = flat.reshape(-1)
         packed, absmax = [], []
-        for i in range(0, data.numel(), step):
-            out, state = F.quantize_4bit(data[i : i + step], blocksize=size, compress_statistics=False,
+        for i in range(0, weight.numel(), step):
+            out, state = F.quantize_4bit(piece(i, step), blocksize=size, compress_statistics=False,
                                          quant_type=old.quant_type, quant_storage=old.quant_storage)  # fmt: skip
             packed.append(out)
             absmax.append(state.absmax)
-        state.absmax, state.shape = torch.cat(absmax), flat.shape
+        state.absmax, state.shape = torch.cat(absmax), weight.shape
         if old.compress_statistics:  # as F.quantize_4bit does with the whole tensor's absmax
             state.offset = state.absmax.mean()
             state.absmax, state.state2 = F.quantize_blockwise(
@@ -215,22 +273,18 @@ def _quantize_in_chunks(weight: Any, old: Any, module: Any) -> Any | None:
         )  # fmt: skip
         module.quant_state = state
         return value
-    if (
-        isinstance(old, bnb.nn.Int8Params)
-        and not getattr(old, "has_fp16_weights", True)
-        and flat.dim() == 2
-    ):
-        rows = max(1, _CHUNK // max(1, flat.shape[1]))
-        cbs, scbs = [], []
-        for i in range(0, flat.shape[0], rows):
-            cb, scb, _ = F.int8_vectorwise_quant(flat[i : i + rows].to(torch.float16))
-            cbs.append(cb)
-            scbs.append(scb)
-        cb = torch.cat(cbs)
-        return bnb.nn.Int8Params(
-            cb, requires_grad=False, has_fp16_weights=False, CB=cb, SCB=torch.cat(scbs)
-        )
-    return None
+    n_rows, width = weight.shape
+    rows = max(1, _CHUNK // max(1, width))
+    cbs, scbs = [], []
+    for i in range(0, n_rows, rows):
+        part = piece(i * width, rows * width).reshape(-1, width)
+        cb, scb, _ = F.int8_vectorwise_quant(part.to(torch.float16))
+        cbs.append(cb)
+        scbs.append(scb)
+    cb = torch.cat(cbs)
+    return bnb.nn.Int8Params(
+        cb, requires_grad=False, has_fp16_weights=False, CB=cb, SCB=torch.cat(scbs)
+    )
 
 
 def trim_heap() -> None:

@@ -71,8 +71,9 @@ _RUNTIME = {
     "bnb8_run": 70.0,
     "bnb8_act": 0.7e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
     "bnb4_load": 0.05,
-    "stream_bnb": 40.0,  # nbmodels.loader with bitsandbytes: its kernels and scratch
-    "stream_bnb_linear": 0.04,  # ... and what grows with the model, x float32 Linear bytes
+    "stream_convert": -11.0,  # nbmodels.loader converting: less of the machinery's heap
+    "stream_bnb": 30.0,  # nbmodels.loader with bitsandbytes: its kernels and scratch
+    "stream_bnb_linear": 0.012,  # ... and what grows with the model, x float32 Linear bytes
     "stream_run": -35.0,  # a conversion by nbmodels.loader leaves no allocator debris behind
     "bnb4_run": 60.0,
     "bnb4_act": 3.0,
@@ -374,6 +375,8 @@ def _parts(
         load_peak = r["load"] * MiB + weights
         if quant != "none":
             load_peak += r["stream_bnb"] * MiB + r["stream_bnb_linear"] * linear32
+        else:
+            load_peak += r["stream_convert"] * MiB
         resident = weights
     elif quant == "none":  # a converted copy; the mapping is dropped after loading
         load_peak = r["load"] * MiB + file_bytes + weights

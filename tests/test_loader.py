@@ -121,3 +121,34 @@ def test_sharded_checkpoints_load_shard_by_shard(llama_384: Path, tmp_path: Path
     ours = load_streaming(AutoModelForCausalLM, sharded, dtype=torch.bfloat16)
     plain = AutoModelForCausalLM.from_pretrained(llama_384, dtype=torch.bfloat16)
     assert ours is not None and _digest(ours) == _digest(plain)
+
+
+@needs_bnb
+@pytest.mark.parametrize("mode", ["8bit", "nf4"])
+def test_a_quantized_weight_is_never_read_whole(mode: str, llama_384: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The load's peak is the model plus one slice: a quantized matrix comes from the file a
+    slice at a time, never as one fp32 source beside the model."""
+    from transformers import AutoModelForCausalLM
+
+    from nbmodels import loader
+
+    reads: list[int] = []
+    real = loader._read_flat
+
+    def counted(f: Any, offset: int, nbytes: int, dtype: Any) -> Any:
+        reads.append(nbytes)
+        return real(f, offset, nbytes, dtype)
+
+    monkeypatch.setattr(loader, "_read_flat", counted)
+    dtype, quant = _modes()[mode]
+    model = loader.load_streaming(AutoModelForCausalLM, llama_384, dtype=dtype, quantization=quant)
+    assert model is not None
+    header, _ = loader.read_header(llama_384 / "model.safetensors")
+    linear = {n: v for n, v in header.items() if ".mlp." in n or ".self_attn." in n}
+    sizes = {v["data_offsets"][1] - v["data_offsets"][0] for v in linear.values()}
+    big = {n for n in sizes if n > loader._CHUNK * 4}  # bigger than one slice
+    assert big, sizes
+    assert not big & set(reads), "a quantized matrix was read whole"
+    assert max(reads) < max(big)
+    # every byte of the file's tensors was read, once
+    assert sum(reads) == sum(v["data_offsets"][1] - v["data_offsets"][0] for v in header.values())
