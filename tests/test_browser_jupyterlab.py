@@ -41,6 +41,7 @@ pytestmark = [
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHAT = "nbmodels-demo/tiny-llama-chat"
+EMBEDDER = "nbmodels-demo/tiny-embedder"
 SEARCH_BOX = "input[placeholder='Search models, e.g. llama']"
 
 
@@ -333,18 +334,33 @@ def test_the_complete_workflow_notebook_runs_through_its_widgets_in_jupyterlab(t
             and "Total available models:" in text
         )
 
-        # search and download through the browser widget
+        # search and download through the browser widget: type a search for a model the
+        # notebook has not downloaded, pick it, download it, watch the panel finish
         browser = page.locator(".nbm-browser")
         browser.scroll_into_view_if_needed()
         page.locator(".nbm-table td", has_text=CHAT).first.wait_for()
-        page.locator(".nbm-model-picker select").select_option(f"{CHAT} (huggingface)")
-        browser.locator(".nbm-detail h3", has_text=CHAT).wait_for()
+        box = browser.locator(SEARCH_BOX)
+        box.fill("tiny-embedder")
+        box.press("Enter")
+        browser.locator(".nbm-table td", has_text=EMBEDDER).first.wait_for()
+        page.locator(".nbm-model-picker select").select_option(f"{EMBEDDER} (huggingface)")
+        browser.locator(".nbm-detail h3", has_text=EMBEDDER).wait_for()
         browser.locator("button", has_text="Download").first.click()
-        # already in the cache from the notebook's step 3: the panel says it is done at once
-        browser.locator(".nbm-downloads", has_text="1 done").wait_for(timeout=60_000)
-        browser.locator(".nbm-downloads").scroll_into_view_if_needed()
+        panel = browser.locator(".nbm-downloads")
+        panel.wait_for()
+        panel.locator(".nbm-dl-stats").first.wait_for()
+        panel.filter(has_text="1 done").wait_for(timeout=120_000)
+        stats = panel.locator(".nbm-dl-stats").first.inner_text()
+        files = re.search(r"(\d+)/(\d+) files", stats)
+        assert files and files[1] == files[2] and int(files[1]) > 0, stats
+        panel.scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "workflow-browse.png"))
+        # in the demo's own HF cache (the demo keeps its files under its home)
+        cached = (
+            tmp_path / "kernel-home" / "demo" / "hf-cache" / "models--nbmodels-demo--tiny-embedder"
+        )
+        assert any((cached / "snapshots").rglob("*.safetensors")), "not in the HF cache"
 
         # the configuration editor: fewer new tokens, save
         editor = page.locator(".nbm-config")

@@ -473,7 +473,10 @@ class Browser:
             self._panel = DownloadPanel()
             self.downloads_box.children = [self._panel.widget]
         self._panel.add(task)
-        self._set_status([("info", f"Downloading {self.selected.id}…")])
+        # the panel above follows the task to its end; this line only says where to look
+        self._set_status(
+            [("info", f"Started the download of {self.selected.id}: its progress is above")]
+        )
         return task
 
     @_guarded
