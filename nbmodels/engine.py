@@ -117,14 +117,45 @@ def _torch_thread() -> Any:
         return _TORCH
 
 
+_BNB_CAST_NOTE = "MatMul8bitLt: inputs will be cast"
+
+
+class _OnceFilter:
+    """A logging filter that lets bitsandbytes' cast note through once per process and drops
+    its repeats: bitsandbytes 0.50 logs it (``logger.warning``) for every 8-bit layer on every
+    forward pass, hundreds of identical lines per reply in a notebook cell."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def filter(self, record: Any) -> bool:
+        if not str(record.msg).startswith(_BNB_CAST_NOTE):
+            return True
+        first, self.seen = not self.seen, True
+        return first
+
+
+_BNB_FILTER = _OnceFilter()
+
+
+def _hush_bnb_cast_note() -> None:
+    """Install :class:`_OnceFilter` on bitsandbytes' logger (once; logging's filters hold
+    across cells, unlike the warnings filters a kernel resets)."""
+    import logging
+
+    log = logging.getLogger("bitsandbytes.autograd._functions")
+    if _BNB_FILTER not in log.filters:
+        log.addFilter(_BNB_FILTER)
+
+
 def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn`` without bitsandbytes' note that 8-bit layers cast their inputs, which it makes
-    on every forward pass (a notebook cell filled with hundreds of the same line); a
-    filter set once at load does not hold in a kernel, which resets the filters per cell."""
+    """``fn`` without the same note from bitsandbytes versions that give it as a warning
+    (``warnings.warn``) rather than a log record; a warnings filter set once at load does not
+    hold in a kernel, which resets the filters per cell."""
     import warnings
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*MatMul8bitLt: inputs will be cast")
+        warnings.filterwarnings("ignore", message=".*" + _BNB_CAST_NOTE)
         return fn(*args, **kwargs)
 
 
@@ -367,10 +398,7 @@ class ModelHandle:
             )
         if quant is not None:
             kwargs["quantization_config"] = quant
-            import warnings
-
-            # bitsandbytes says this for every 8-bit layer on every call: one line would do
-            warnings.filterwarnings("ignore", message=".*MatMul8bitLt: inputs will be cast")
+            _hush_bnb_cast_note()
         if cfg.device_map and cfg.device_map != "cpu":
             kwargs["device_map"] = cfg.device_map
         if cfg.attn_implementation:

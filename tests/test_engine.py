@@ -156,6 +156,20 @@ def test_bitsandbytes_greedy_equals_plain_transformers(quant: str, llama_384: Pa
     assert m.loader == "streaming"  # read tensor by tensor (tests/test_loader.py: same bytes)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="needs bitsandbytes")
+def test_bitsandbytes_cast_note_is_said_once_not_per_layer(
+    llama_384: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # bitsandbytes logs "inputs will be cast" for every 8-bit layer on every forward pass:
+    # hundreds of identical lines in a notebook cell per reply
+    m = load(llama_384, quantization="8bit", dtype="float32")
+    with caplog.at_level("WARNING", logger="bitsandbytes"):
+        m.generate(PROMPT, temperature=0, max_tokens=6)
+        list(m.stream(PROMPT, temperature=0, max_tokens=6))
+    notes = [r for r in caplog.records if "will be cast" in r.getMessage()]
+    assert len(notes) <= 1, f"{len(notes)} copies of bitsandbytes' cast note"
+
+
 def test_a_model_that_wont_fit_is_refused_before_loading(tiny_models, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from nbmodels import machine
 
