@@ -18,20 +18,30 @@ writes each download to a per-process ``<etag>.<uuid>.incomplete`` file deleted 
 so a killed kernel starts from zero; it checks sizes only, has no bandwidth limit and no
 per-download cancel. Here:
 
-* **resume across processes:** bytes go to ``blobs/<etag>.nbmodels-partial`` (one name per
-  blob, not per process); a new process continues from what is on disk (``Range:``), after
-  hashing what is already there;
-* **one writer per blob:** a lock file next to the blob (created with ``O_EXCL``, its mtime
-  refreshed while the transfer runs); a second process waits and then finds the blob done, so
-  nothing is fetched twice; a lock whose process died, or whose mtime stopped moving, is taken
-  over (``flock`` alone does nothing on some network file systems);
+* **resume across processes:** each writer appends to a file of its own
+  (``blobs/<etag>.<writer>.nbmodels-partial``); a writer that stops leaves its bytes as
+  ``blobs/<etag>.nbmodels-partial``, and the next one (this process or another, after a
+  crash too) adopts the largest such file of a writer that is gone and goes on from there
+  (``Range:``), after hashing what is already there;
+* **one writer per blob, and no trust in it:** a lease next to the blob (:mod:`nbmodels.lease`:
+  ``O_EXCL``, a heartbeat thread while the holder lives, an atomic takeover of a dead
+  holder's lease) keeps two processes from fetching the same bytes; a holder that lost its
+  lease stops before writing again. Correctness does not rest on it: a file is published
+  (linked into ``blobs/``, tolerating one already there) only when the file itself holds
+  exactly the bytes that were hashed;
 * **verified as it streams:** LFS files against their sha256, small git files against their
   git blob sha1, hashed while the bytes arrive (no second read); a mismatch deletes the bytes
-  and raises :class:`~nbmodels.errors.ChecksumMismatchError`. A partial file never appears
-  under ``snapshots/``;
+  and fetches the file once more, then raises :class:`~nbmodels.errors.ChecksumMismatchError`
+  naming it. A partial file never appears under ``snapshots/``. Every sha, oid and etag the
+  server sends is checked to be hex of the right length before it names a file, and every
+  path is checked to stay inside the cache (or ``local_dir``);
+* **local_dir:** a file already there counts only if it is the file asked for (the etag
+  recorded when it was written, else its hash), never by its size alone;
 * **limits:** ``max_concurrent_downloads`` transfers at once, one bandwidth limit shared by
   all of them, retries with exponential backoff and jitter on resets, 5xx, 429 (its
-  ``Retry-After``) and stalls (no byte for ``stall_timeout`` seconds);
+  ``Retry-After``, capped by ``max_retry_after``) and stalls (no byte for ``stall_timeout``
+  seconds), for the file list as for the files; an attempt that made progress starts the
+  retry count again;
 * **safety:** file names with ``..``, absolute paths or backslashes are refused; the token goes
   to the endpoint's host only, never to a redirect target elsewhere (the Hub's LFS files
   redirect to a CDN), and never into a message, repr or log.
@@ -73,6 +83,7 @@ from .errors import (
     UnsafePathError,
 )
 from .files import atomic_write, ensure_dir, storage_error
+from .lease import HEARTBEAT_S, Lease, pid_alive
 from .settings import Settings, default_settings
 from .types import DownloadProgress, DownloadStatus, ModelMetadata
 from .units import format_size
@@ -92,7 +103,7 @@ __all__ = [
 PARTIAL_SUFFIX = ".nbmodels-partial"
 LOCK_SUFFIX = ".nbmodels-lock"
 _BUFFER = 1 << 20  # one reused 1 MiB buffer per transfer: readinto, no bytes per chunk
-_HEARTBEAT_S = 2.0  # how often a lock holder refreshes its lock file's mtime
+_PROGRESS = 64 * 1024  # an attempt that moved a file this far forward resets the retry count
 _TERMINAL = (DownloadStatus.COMPLETED, DownloadStatus.FAILED, DownloadStatus.CANCELLED)
 
 Callback = Callable[[str, int, int | None, DownloadStatus], None]
@@ -259,78 +270,32 @@ class Throttle:
                 time.sleep(wait)
 
 
-# -- one writer per blob, across processes -------------------------------------------------------
-class BlobLock:
-    """A lock file next to a blob: created with ``O_EXCL``, holding ``host pid``, its mtime
-    refreshed while the holder works. Taken over when the holder's process is gone (same host)
-    or its mtime stopped moving for ``stale_after`` seconds (another host, a frozen process)."""
-
-    def __init__(self, path: Path, *, stale_after: float = 30.0) -> None:
-        self.path = path
-        self.stale_after = stale_after
-        self._beat = 0.0
-        self.held = False
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free, or stale (then it is removed first); never waits."""
-        if self._create():
-            return True
-        if self._stale():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            return self._create()  # another process may win the race: then it holds it
-        return False
-
-    def _create(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            raise storage_error(self.path, exc, what="create the lock") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{socket.gethostname()} {os.getpid()}\n")
-        self.held, self._beat = True, time.monotonic()
-        return True
-
-    def _stale(self) -> bool:
-        try:
-            text = self.path.read_text()
-            age = time.time() - self.path.stat().st_mtime
-        except FileNotFoundError:
-            return True
-        except OSError:
-            return False
-        host, _, pid = text.strip().partition(" ")
-        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-            return True
-        return age > self.stale_after
-
-    def heartbeat(self) -> None:
-        """Show the lock is alive (cheap: at most every couple of seconds)."""
-        now = time.monotonic()
-        if self.held and now - self._beat >= _HEARTBEAT_S:
-            self._beat = now
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+# -- server-given names ---------------------------------------------------------------------
+_HEX = {40: re.compile(r"[0-9a-f]{40}"), 64: re.compile(r"[0-9a-f]{64}")}
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def _hex(value: Any, length: int, what: str, model_id: str) -> str:
+    """``value`` if it is lowercase hex of ``length`` characters; DownloadError otherwise.
+
+    Shas, oids and etags come from the server and become file names: one that is not a
+    hash (``../../x``) must never reach a path."""
+    if isinstance(value, str) and _HEX[length].fullmatch(value):
+        return value
+    raise DownloadError(
+        f"{model_id}: the server sent {what} {str(value)[:80]!r}, which is not a "
+        f"{length}-character hex hash; refusing to use it (is HF_ENDPOINT a real Hub?)."
+    )
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` if it stays inside ``root`` once resolved; UnsafePathError otherwise."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
+    except ValueError:
+        raise UnsafePathError(
+            f"Refusing to write {path}: it is outside {root}, where this download belongs."
+        ) from None
+    return path
 
 
 # -- one file over HTTP --------------------------------------------------------------------------
@@ -340,6 +305,28 @@ class _Retry(Exception):
     def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)
         self.delay = delay
+
+
+class _LeaseLost(Exception):
+    """Another process took this file's lease over: stop writing, wait for it."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass
@@ -620,10 +607,11 @@ class DownloadTask:
             raise DownloadError("cleanup() is for a task that has ended: cancel() it first.")
         freed = 0
         for planned in self.plan.files:
-            partial = self.downloader._partial_path(self.plan, planned.file)
-            with contextlib.suppress(FileNotFoundError):
-                freed += partial.stat().st_size
-                partial.unlink()
+            sizes = self.downloader._partial_sizes(self.plan, planned.file)
+            for partial, size in sizes.items():
+                with contextlib.suppress(FileNotFoundError):
+                    partial.unlink()
+                    freed += size
         return freed
 
     def __repr__(self) -> str:
@@ -709,8 +697,16 @@ class DownloadTask:
 # -- the downloader -----------------------------------------------------------------------------
 class Downloader:
     """Runs downloads with shared limits: ``max_concurrent_downloads`` file transfers at once
-    (across all tasks), one bandwidth limit (``max_bytes_per_second``), ``retries`` attempts
-    per file with backoff, a transfer with no byte for ``stall_timeout`` seconds retried.
+    (across all tasks), one bandwidth limit (``max_bytes_per_second``), a transfer with no byte
+    for ``stall_timeout`` seconds retried.
+
+    ``retries`` counts failed attempts in a row that brought no progress (an attempt that
+    moved the file forward by at least 64 KiB starts the count again, so a connection that
+    drops every few MB still finishes a big file); a server's ``Retry-After`` is honoured up
+    to ``max_retry_after`` seconds. A file whose bytes fail their hash is fetched once more
+    before the download fails. ``lease_timeout``: how long another process's lease on a file
+    may go without a heartbeat before it is taken over (the holder beats every couple of
+    seconds while it lives, whatever it is doing).
 
     ``fsync=True`` flushes each file to the disk before it becomes a blob (survives a power
     cut; costs time per file). ``callbacks`` get the seed's ``(model_id, downloaded, total,
@@ -728,6 +724,8 @@ class Downloader:
         retries: int = 5,
         backoff: float = 0.5,
         stall_timeout: float = 30.0,
+        max_retry_after: float = 60.0,
+        lease_timeout: float = 15.0,
         check_free_space: bool = True,
         fsync: bool = False,
         callbacks: Iterable[Callback] = (),
@@ -746,6 +744,8 @@ class Downloader:
         self.retries = retries
         self.backoff = backoff
         self.stall_timeout = stall_timeout
+        self.max_retry_after = max_retry_after
+        self.lease_timeout = lease_timeout
         self.check_free_space = check_free_space
         # off by default, as in huggingface_hub: a killed process loses nothing written (the
         # page cache survives it); fsync=True also survives a power cut, at a cost per file
@@ -802,18 +802,10 @@ class Downloader:
         # the Hub source's id check, client and error mapping: one home for each
         source = HuggingFaceSource(self.settings, token=token)
         repo_id = source._repo_id(repo_id)
-        try:
-            info = source._api.model_info(
-                repo_id,
-                revision=revision,
-                files_metadata=True,
-                timeout=self.settings.timeout,
-            )
-        except Exception as err:
-            raise source._map_error(err, repo_id=repo_id, revision=revision) from None
-        commit = str(info.sha or "")
-        if len(commit) != 40:
-            raise DownloadError(f"{repo_id}: the Hub gave no commit for {revision or 'main'}.")
+        if revision is not None:
+            safe_relative_path(revision)  # it names refs/<revision> in the cache
+        info = self._model_info(source, repo_id, revision)
+        commit = _hex(str(info.sha or ""), 40, f"the commit of {revision or 'main'}", repo_id)
         files: list[RemoteFile] = []
         for sibling in info.siblings or ():
             name = str(sibling.rfilename)
@@ -824,7 +816,12 @@ class Downloader:
             size = size if size is not None else getattr(sibling, "size", None)
             if size is None:
                 raise DownloadError(f"{repo_id}: the Hub gave no size for {name}.")
-            files.append(RemoteFile(name, int(size), sha256, getattr(sibling, "blob_id", None)))
+            blob_id = getattr(sibling, "blob_id", None)
+            if sha256 is not None:
+                sha256 = _hex(sha256, 64, f"the sha256 of {name}", repo_id)
+            if blob_id is not None:
+                blob_id = _hex(blob_id, 40, f"the blob id of {name}", repo_id)
+            files.append(RemoteFile(name, int(size), sha256, blob_id))
         files = _select(files, allow_patterns, ignore_patterns)
         if not files:
             raise ConfigurationError(
@@ -838,11 +835,9 @@ class Downloader:
         )
         planned = []
         for f in files:
-            done = self._final_path(plan, f)
-            cached = done.is_file() and done.stat().st_size == f.size
-            partial = self._partial_path(plan, f)
-            have = partial.stat().st_size if not cached and partial.is_file() else 0
-            planned.append(PlannedFile(f, cached, min(have, f.size)))
+            cached = self._have(plan, f)
+            have = max(self._partial_sizes(plan, f).values(), default=0)
+            planned.append(PlannedFile(f, cached, 0 if cached else min(have, f.size)))
         free = _free_bytes(target)
         return replace(plan, files=tuple(planned), free_bytes=free)
 
@@ -1098,20 +1093,80 @@ class Downloader:
             return list(self._tasks)
 
     # -- paths -------------------------------------------------------------------------------
+    def _root(self, plan: DownloadPlan) -> Path:
+        """The folder every path of ``plan`` must stay inside."""
+        if plan.kind == "ollama-registry":
+            return Path(self.settings.ollama_models)
+        if self._is_local_dir(plan):
+            return plan.target
+        return repo_folder(self.settings.hf_cache, plan.model_id)
+
     def _final_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
         if plan.kind == "ollama-registry":
             from .ollama_store import OllamaStore
 
-            return OllamaStore(self.settings.ollama_models).blob_path(f.path)
-        if self._is_local_dir(plan):
-            return plan.target / safe_relative_path(f.path)
-        return repo_folder(self.settings.hf_cache, plan.model_id) / "blobs" / f.etag
+            path = OllamaStore(self.settings.ollama_models).blob_path(f.path)
+        elif self._is_local_dir(plan):
+            path = plan.target / safe_relative_path(f.path)
+        else:
+            path = repo_folder(self.settings.hf_cache, plan.model_id) / "blobs" / f.etag
+        return _inside(self._root(plan), path)
 
     def _partial_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
+        """Where a stopped transfer leaves its bytes for the next one to resume."""
         final = self._final_path(plan, f)
         if self._is_local_dir(plan):  # partials of a local_dir stay out of the model's folder
             return plan.target / ".nbmodels" / (f.etag + PARTIAL_SUFFIX)
         return final.with_name(final.name + PARTIAL_SUFFIX)
+
+    def _partial_sizes(self, plan: DownloadPlan, f: RemoteFile) -> dict[Path, int]:
+        """Every partial file of ``f``: the resumable one and each writer's own."""
+        shared = self._partial_path(plan, f)
+        stem = shared.name.removesuffix(PARTIAL_SUFFIX)
+        found: dict[Path, int] = {}
+        with contextlib.suppress(OSError):
+            for path in [shared, *shared.parent.glob(f"{stem}.*{PARTIAL_SUFFIX}")]:
+                with contextlib.suppress(OSError):
+                    found[path] = path.stat().st_size
+        return found
+
+    def _meta_path(self, plan: DownloadPlan, f: RemoteFile) -> Path:
+        """A local_dir's record of which etag each file holds (a file of the same size is
+        not the same file)."""
+        return plan.target / ".nbmodels" / "files" / (str(safe_relative_path(f.path)) + ".etag")
+
+    def _have(self, plan: DownloadPlan, f: RemoteFile) -> bool:
+        """Whether ``f``'s verified bytes are already in place.
+
+        In the cache a blob is named by its hash and only a verified file becomes one, so
+        its size is enough. A local_dir's file is checked against the etag recorded when it
+        was written (and its size and mtime then), else hashed."""
+        final = self._final_path(plan, f)
+        try:
+            st = final.stat()
+        except OSError:
+            return False
+        if st.st_size != f.size or not final.is_file():
+            return False
+        if not self._is_local_dir(plan):
+            return True
+        meta = self._meta_path(plan, f)
+        with contextlib.suppress(OSError, ValueError):
+            etag, size, mtime = meta.read_text().split()
+            if etag == f.etag and int(size) == st.st_size and int(mtime) == st.st_mtime_ns:
+                return True
+        hasher = _Hasher(f)
+        _hash_existing(final, hasher, st.st_size)
+        if hasher.fed == f.size and hasher.matches():
+            self._record(plan, f)
+            return True
+        return False
+
+    def _record(self, plan: DownloadPlan, f: RemoteFile) -> None:
+        if self._is_local_dir(plan):
+            st = self._final_path(plan, f).stat()
+            line = f"{f.etag} {st.st_size} {st.st_mtime_ns}\n"
+            atomic_write(self._meta_path(plan, f), line.encode())
 
     def _is_local_dir(self, plan: DownloadPlan) -> bool:
         return plan.local_dir
@@ -1192,117 +1247,256 @@ class Downloader:
         self._link(plan)
 
     def _file(self, task: DownloadTask, f: RemoteFile) -> None:
-        """Fetch one file (waiting for a slot, and for another process holding its blob)."""
+        """Fetch one file (waiting for a slot, and for another process leasing its blob)."""
         plan = task.plan
-        final = self._final_path(plan, f)
-        partial = self._partial_path(plan, f)
-        ensure_dir(partial.parent)
-        lock = BlobLock(
-            partial.with_name(f.etag + LOCK_SUFFIX), stale_after=max(10.0, self.stall_timeout)
-        )
-        while not lock.try_acquire():
-            if final.is_file() and final.stat().st_size == f.size:
-                task._add_bytes(f, f.size)
-                return  # another process fetched it: nothing to do
-            if task._cancel.wait(0.2):
-                raise DownloadCancelledError(f"{f.path}: cancelled")
-        try:
-            if final.is_file() and final.stat().st_size == f.size:
-                task._add_bytes(f, f.size)
-                return
-            slots = self._slots  # released below even if the limit changes meanwhile
-            while not slots.acquire(timeout=0.2):
-                if task._cancel.is_set():
+        shared = self._partial_path(plan, f)
+        ensure_dir(shared.parent)
+        while True:
+            lease = Lease(
+                shared.with_name(f.etag + LOCK_SUFFIX),
+                stale_after=self.lease_timeout,
+                heartbeat=min(HEARTBEAT_S, self.lease_timeout / 4),
+            )
+            while not lease.try_acquire():
+                if self._have(plan, f):
+                    task._add_bytes(f, f.size)
+                    return  # another process fetched it: nothing to do
+                if task._cancel.wait(0.2):
                     raise DownloadCancelledError(f"{f.path}: cancelled")
             try:
-                with self._tasks_lock:
-                    self.active_transfers += 1
-                    self.peak_transfers = max(self.peak_transfers, self.active_transfers)
-                self._transfer(task, f, partial, lock)
+                if self._have(plan, f):
+                    task._add_bytes(f, f.size)
+                    return
+                slots = self._slots  # released below even if the limit changes meanwhile
+                while not slots.acquire(timeout=0.2):
+                    if task._cancel.is_set():
+                        raise DownloadCancelledError(f"{f.path}: cancelled")
+                try:
+                    with self._tasks_lock:
+                        self.active_transfers += 1
+                        self.peak_transfers = max(self.peak_transfers, self.active_transfers)
+                    self._transfer(task, f, lease)
+                    return
+                except _LeaseLost:
+                    task._update(
+                        status_message=f"{f.path}: another process took it over; waiting for it"
+                    )
+                finally:
+                    with self._tasks_lock:
+                        self.active_transfers -= 1
+                    slots.release()
             finally:
-                with self._tasks_lock:
-                    self.active_transfers -= 1
-                slots.release()
-            try:
-                ensure_dir(final.parent)
-                os.replace(partial, final)
-            except OSError as exc:
-                raise storage_error(final, exc) from None
-        finally:
-            lock.release()
+                lease.release()
 
-    def _transfer(self, task: DownloadTask, f: RemoteFile, partial: Path, lock: BlobLock) -> None:
-        """Bytes of ``f`` into ``partial``, resumed, throttled, hashed, retried."""
+    def _adopt(self, plan: DownloadPlan, f: RemoteFile, lease: Lease) -> Path:
+        """This writer's own partial file: the largest resumable partial of ``f`` whose
+        writer is gone, renamed to this writer's name (or a new empty one).
+
+        Each writer appends to a file only it writes, so the bytes it hashed are the bytes
+        it publishes; a second writer on the same blob (a lease taken over from a frozen
+        holder) writes a file of its own."""
+        shared = self._partial_path(plan, f)
+        stem = shared.name.removesuffix(PARTIAL_SUFFIX)
+        host = socket.gethostname()
+        mine = shared.with_name(f"{stem}.{lease.token.split()[-1]}.{os.getpid()}.{host}")
+        mine = mine.with_name(mine.name + PARTIAL_SUFFIX)
+        candidates = []
+        for path, size in self._partial_sizes(plan, f).items():
+            owner = path.name.removesuffix(PARTIAL_SUFFIX).split(".", 3)[1:]
+            if path != shared and len(owner) == 3:  # another writer's: only if it is gone
+                _nonce, pid, on = owner
+                if on == host and pid.isdigit():
+                    if pid_alive(int(pid)):
+                        continue
+                else:
+                    with contextlib.suppress(OSError):
+                        if time.time() - path.stat().st_mtime < self.lease_timeout:
+                            continue
+            candidates.append((size if size <= f.size else -1, path))
+        candidates.sort(reverse=True)
+        for size, path in candidates:
+            if size >= 0 and not mine.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(path, mine)
+                    continue
+            path.unlink(missing_ok=True)  # too long to trust, or a smaller copy
+        try:
+            fd = os.open(mine, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o664)
+        except OSError as exc:
+            raise storage_error(mine, exc) from None
+        os.close(fd)
+        return mine
+
+    def _transfer(self, task: DownloadTask, f: RemoteFile, lease: Lease) -> None:
+        """``f`` fetched into this writer's own file, resumed, throttled, hashed, retried,
+        then published: linked (or moved) into place only once its bytes match the hash."""
         plan = task.plan
-        settings = self.settings
-        endpoint = settings.hf_endpoint.rstrip("/")
+        mine = self._adopt(plan, f, lease)
+        try:
+            for copy in (1, 2):
+                if self._fetch(task, f, mine, lease):
+                    self._publish(plan, f, mine)
+                    return
+                mine.unlink(missing_ok=True)  # bad bytes: gone, never published
+                kind = "sha256" if f.sha256 else "git blob sha1"
+                if copy == 1:
+                    task._update(
+                        status_message=f"{f.path} did not match its {kind}: the bytes were "
+                        "removed; fetching it once more"
+                    )
+                    mine.touch()
+                    continue
+                raise ChecksumMismatchError(
+                    f"{plan.model_id}: {f.path} does not match its {kind} ({f.etag[:12]}...), "
+                    "twice: the bytes were removed. The source (or a proxy on the way) serves a "
+                    "broken file; try again later or from another endpoint (HF_ENDPOINT)."
+                )
+        except _LeaseLost:
+            mine.unlink(missing_ok=True)  # the new holder fetches it
+            raise
+        except BaseException:
+            self._keep_for_resume(plan, f, mine)
+            raise
+
+    def _keep_for_resume(self, plan: DownloadPlan, f: RemoteFile, mine: Path) -> None:
+        """A stopped writer's bytes under the resumable name (the larger copy wins)."""
+        shared = self._partial_path(plan, f)
+        with contextlib.suppress(OSError):
+            if not mine.exists():
+                return
+            if shared.exists() and shared.stat().st_size >= mine.stat().st_size:
+                mine.unlink()
+            else:
+                os.replace(mine, shared)
+
+    def _publish(self, plan: DownloadPlan, f: RemoteFile, mine: Path) -> None:
+        """Put ``mine`` (verified) in place. A cache blob is linked, and one already there
+        (another writer's verified copy) is kept; a local_dir file replaces what was there."""
+        if self.fsync:  # on the disk itself before it becomes the blob (power cuts)
+            with open(mine, "rb") as fh:
+                os.fsync(fh.fileno())
+        final = self._final_path(plan, f)
+        try:
+            ensure_dir(final.parent)
+            if self._is_local_dir(plan):
+                os.replace(mine, final)
+                self._record(plan, f)
+                return
+            try:
+                os.link(mine, final)
+            except FileExistsError:
+                if final.stat().st_size != f.size:
+                    os.replace(mine, final)  # not a blob we or huggingface_hub would write
+                    return
+            except OSError:  # no hard links here: a rename does the same
+                os.replace(mine, final)
+                return
+            mine.unlink(missing_ok=True)
+        except OSError as exc:
+            raise storage_error(final, exc) from None
+
+    def _fetch(self, task: DownloadTask, f: RemoteFile, mine: Path, lease: Lease) -> bool:
+        """Append the rest of ``f`` to ``mine``, retrying; then whether the file holds
+        exactly the bytes hashed (its size says so: every write appends) and they match."""
+        plan = task.plan
+        endpoint = self.settings.hf_endpoint.rstrip("/")
         if plan.kind == "ollama-registry":  # no token: the registry's blobs are public
             url, token_host = f"{plan.source_url}/blobs/{f.path}", ""
         else:
             url = f"{endpoint}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
             token_host = urlsplit(endpoint).netloc
         hasher = _Hasher(f)
-        have = partial.stat().st_size if partial.is_file() else 0
+        have = mine.stat().st_size
         if have > f.size:  # more than the file holds: not ours to trust
-            partial.unlink()
+            os.truncate(mine, 0)
             have = 0
         if have:
-            _hash_existing(partial, hasher, have)
+            _hash_existing(mine, hasher, have)
         task._add_bytes(f, have)
-        buffer = bytearray(_BUFFER)
-        view = memoryview(buffer)
-        attempt = 0
+        view = memoryview(bytearray(_BUFFER))
+        strikes, mark = 0, have
         while True:
             if task._cancel.is_set():
                 raise DownloadCancelledError(f"{f.path}: cancelled")
             try:
                 if have < f.size:
-                    have = self._attempt(
-                        task, f, partial, url, token_host, have, hasher, view, lock
-                    )
+                    have = self._attempt(task, f, mine, url, token_host, have, hasher, view, lease)
                 if hasher.fed != f.size:
                     raise _Retry(f"{f.path}: {hasher.fed} of {f.size} bytes")
-                break
+                return mine.stat().st_size == f.size and hasher.matches()
             except _Retry as retry:
-                attempt += 1
-                if attempt > self.retries:
+                have = mine.stat().st_size
+                if have >= mark + min(_PROGRESS, f.size - mark):
+                    strikes = 0  # it moved forward: a flaky line, not a dead one
+                mark = max(mark, have)
+                strikes += 1
+                if strikes > self.retries:
                     raise DownloadError(
-                        f"{plan.model_id}: {f.path} failed after {self.retries} retries "
-                        f"({retry}); download again to resume from {format_size(have)}."
+                        f"{plan.model_id}: {f.path} failed after {self.retries} retries without "
+                        f"progress ({retry}); download again to resume from {format_size(have)}."
                     ) from None
-                delay = retry.delay
-                if delay is None:
-                    delay = min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-                task._update(status_message=f"retrying {f.path} in {delay:.1f} s ({retry})")
+                delay, why = self._delay(retry, strikes)
+                resuming = f"resuming from {format_size(have)}" if have else "starting again"
+                task._update(
+                    status_message=f"{f.path}: {why}; {resuming} in {delay:.1f} s "
+                    f"(try {strikes} of {self.retries} without progress)"
+                )
                 if task._cancel.wait(delay):
                     raise DownloadCancelledError(f"{f.path}: cancelled") from None
-                have = partial.stat().st_size if partial.is_file() else 0
+                have = mine.stat().st_size
                 if have != hasher.fed:  # the file changed under us: hash again from disk
                     hasher = _Hasher(f)
-                    _hash_existing(partial, hasher, have)
-        if not hasher.matches():
-            partial.unlink(missing_ok=True)
-            kind = "sha256" if f.sha256 else "git blob sha1"
-            raise ChecksumMismatchError(
-                f"{plan.model_id}: {f.path} does not match its {kind} ({f.etag[:12]}...): the "
-                "bytes were removed. Download again; if it repeats, the source serves a broken "
-                "file."
-            )
-        if self.fsync:  # on the disk itself before it becomes the blob (power cuts)
-            with open(partial, "rb") as fh:
-                os.fsync(fh.fileno())
+                    _hash_existing(mine, hasher, have)
+
+    def _delay(self, retry: _Retry, strikes: int) -> tuple[float, str]:
+        """How long to wait before the next try, and why, for the progress message."""
+        if retry.delay is None:
+            backoff = min(30.0, self.backoff * 2 ** (strikes - 1)) * random.uniform(0.5, 1.5)
+            return backoff, str(retry)
+        if retry.delay <= self.max_retry_after:
+            return retry.delay, f"{retry}: the server asks to wait {retry.delay:.0f} s"
+        return self.max_retry_after, (
+            f"{retry}: the server asks to wait {retry.delay:.0f} s, capped at "
+            f"{self.max_retry_after:.0f} s (max_retry_after)"
+        )
+
+    def _model_info(self, source: Any, repo_id: str, revision: str | None) -> Any:
+        """The model's info with its files, retried like a file on 429, 5xx and resets."""
+        from .errors import HubUnreachableError
+
+        strikes = 0
+        while True:
+            try:
+                return source._api.model_info(
+                    repo_id, revision=revision, files_metadata=True, timeout=self.settings.timeout
+                )
+            except Exception as err:
+                mapped = source._map_error(err, repo_id=repo_id, revision=revision)
+                response = getattr(err, "response", None)
+                status = getattr(response, "status_code", None)
+                transient = status == 429 or (status or 0) >= 500 or status is None
+                if not (isinstance(mapped, HubUnreachableError) or status == 429) or not transient:
+                    raise mapped from None
+                strikes += 1
+                if strikes > self.retries:
+                    raise mapped from None
+                header = response.headers.get("Retry-After") if response is not None else None
+                delay, _why = self._delay(
+                    _Retry(f"HTTP {status}", delay=_retry_after(header)), strikes
+                )
+                time.sleep(delay)
 
     def _attempt(
         self,
         task: DownloadTask,
         f: RemoteFile,
-        partial: Path,
+        mine: Path,
         url: str,
         token_host: str,
         have: int,
         hasher: _Hasher,
         view: memoryview,
-        lock: BlobLock,
+        lease: Lease,
     ) -> int:
         headers = {"Accept-Encoding": "identity", "User-Agent": "nbmodels"}
         if have:
@@ -1313,7 +1507,7 @@ class Downloader:
         try:
             status = response.status
             if status == 416 and have:  # asked past the end: the partial is not this file
-                partial.unlink(missing_ok=True)
+                os.truncate(mine, 0)
                 hasher.reset()
                 raise _Retry("the partial file did not fit; starting over", delay=0)
             if status in (401, 403):
@@ -1326,21 +1520,17 @@ class Downloader:
             if status == 404:
                 raise ModelNotFoundError(f"{task.model_id}: {f.path} is not on the Hub (404).")
             if status == 429 or status >= 500:
-                retry_after = response.getheader("Retry-After")
-                delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+                delay = _retry_after(response.getheader("Retry-After"))
                 raise _Retry(f"HTTP {status}", delay=delay)
             if status == 200 and have:  # the server ignored Range: start over
+                os.truncate(mine, 0)
                 have = 0
                 hasher.reset()
-                mode = "wb"
             elif status == 206:
                 content_range = response.getheader("Content-Range") or ""
                 if not content_range.startswith(f"bytes {have}-"):
                     raise _Retry(f"unexpected Content-Range {content_range!r}")
-                mode = "ab"
-            elif status == 200:
-                mode = "wb"
-            else:
+            elif status != 200:
                 raise DownloadError(f"{task.model_id}: {f.path}: unexpected HTTP {status}.")
             length = response.getheader("Content-Length")
             expected = f.size - have
@@ -1350,11 +1540,11 @@ class Downloader:
                     f"the answer holds {int(length)} bytes from {have}, the Hub lists {f.size}"
                 )
             try:
-                out = open(partial, mode)  # noqa: SIM115 - closed by the `with` below
+                out = open(mine, "ab")  # noqa: SIM115 - closed by the `with` below
             except OSError as exc:
-                raise storage_error(partial, exc) from None
+                raise storage_error(mine, exc) from None
             with out:
-                sink = _Sink(out, hasher, partial)
+                sink = _Sink(out, hasher, mine)
                 try:
                     while have < f.size:
                         if task._cancel.is_set():
@@ -1369,11 +1559,16 @@ class Downloader:
                             raise _Retry(f"{type(exc).__name__} after {have} bytes") from None
                         if not n:
                             sink.give_back(buffer)
-                            raise _Retry(f"the connection closed after {have} of {f.size} bytes")
+                            raise _Retry(
+                                f"the connection dropped after {format_size(have)} of "
+                                f"{format_size(f.size)}"
+                            )
+                        if lease.lost:  # taken over: not one more byte from this writer
+                            sink.give_back(buffer)
+                            raise _LeaseLost(f.path)
                         sink.submit(buffer, n)
                         have += n
                         task._add_bytes(f, have)
-                        lock.heartbeat()
                 finally:
                     sink.close()  # every byte read is on disk and hashed before we go on
             return have
@@ -1391,10 +1586,11 @@ class Downloader:
         if self._is_local_dir(plan):
             return
         folder = repo_folder(self.settings.hf_cache, plan.model_id)
+        _hex(plan.commit, 40, "the commit", plan.model_id)
         for planned in plan.files:
             f = planned.file
-            link = plan.target / safe_relative_path(f.path)
-            blob = folder / "blobs" / f.etag
+            link = _inside(folder, plan.target / safe_relative_path(f.path))
+            blob = self._final_path(plan, f)
             ensure_dir(link.parent)
             relative = os.path.relpath(blob, link.parent)
             if link.is_symlink() and os.readlink(link) == relative:
@@ -1411,7 +1607,8 @@ class Downloader:
                 tmp.unlink(missing_ok=True)
                 raise storage_error(link, exc) from None
         if plan.revision != plan.commit:
-            atomic_write(folder / "refs" / plan.revision, plan.commit.encode())
+            ref = _inside(folder, folder / "refs" / safe_relative_path(plan.revision))
+            atomic_write(ref, plan.commit.encode())
 
     # -- verifying what is on disk -------------------------------------------------------------
     def verify(
@@ -1522,7 +1719,7 @@ def verify(model_or_id: str | ModelMetadata, **kwargs: Any) -> VerifyReport:
 
 
 __all__ += [
-    "BlobLock",
+    "Lease",
     "Throttle",
     "default_downloader",
     "downloaded_models",

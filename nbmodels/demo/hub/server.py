@@ -96,10 +96,14 @@ class Fault:
     flipped. ``short``/``long``: Content-Length and body ``at`` bytes shorter/longer than the
     file. ``redirect``: a 302 to ``location`` + the same path (another host, like the Hub's
     CDN). ``ignore-range``: a ``Range`` request gets the whole file with 200.
+
+    ``route="info"`` puts a ``status`` fault on the model's info (``/api/models/<repo>``,
+    what a download lists its files from) instead; ``path`` then matches the repo id.
     """
 
     kind: str
     path: str = "*"  # fnmatch pattern over the file's path in the repo
+    route: str = "resolve"  # or "info"
     times: int = 1
     at: int = 0
     status: int = 500
@@ -148,6 +152,7 @@ class HubServer:
         self._log: deque[RequestRecord] = deque(maxlen=_LOG_SIZE)
         self._log_lock = threading.Lock()
         self.faults: list[Fault] = []
+        self._tamper: dict[str, Callable[[dict[str, Any]], Any]] = {}
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -166,10 +171,19 @@ class HubServer:
         with self._log_lock:
             self.faults.clear()
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def tamper(self, repo_id: str, change: Callable[[dict[str, Any]], Any] | None) -> None:
+        """Have the model info of ``repo_id`` pass through ``change`` (which edits the dict)
+        before it is sent: a hub that lies, for tests. ``None`` stops it."""
+        with self._log_lock:
+            if change is None:
+                self._tamper.pop(repo_id, None)
+            else:
+                self._tamper[repo_id] = change
+
+    def _take_fault(self, path: str, route: str = "resolve") -> Fault | None:
         with self._log_lock:
             for fault in self.faults:
-                if fault.times > 0 and fnmatch.fnmatch(path, fault.path):
+                if fault.times > 0 and fault.route == route and fnmatch.fnmatch(path, fault.path):
                     fault.times -= 1
                     return fault
         return None
@@ -434,6 +448,13 @@ class _Handler(BaseHTTPRequestHandler):
         return record
 
     def _info(self, repo_id: str, rev: str, params: dict[str, list[str]], *, head: bool) -> None:
+        fault = None if head else self.hub._take_fault(repo_id, route="info")
+        if fault is not None:
+            headers = {"X-Error-Message": f"injected HTTP {fault.status}"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+            self._send_json(fault.status, {"error": "injected"}, head=False, headers=headers)
+            return
         blobs = (params.get("blobs") or ["false"])[-1].lower() == "true"
         if self.hub.store.exists(repo_id):
             info = record_from_revision(
@@ -447,6 +468,10 @@ class _Handler(BaseHTTPRequestHandler):
         expand = [v for value in params.get("expand", []) for v in value.split(",") if v]
         if expand:
             info = project(info, ["_id", "id", *expand])
+        change = self.hub._tamper.get(repo_id)
+        if change is not None:
+            info = json.loads(json.dumps(info))
+            change(info)
         self._send_json(200, info, head=head)
 
     def _tree(
