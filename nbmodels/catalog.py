@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -90,6 +91,8 @@ SCHEMA_VERSION = 1
 _PHYSICAL = "downloads DESC NULLS LAST, key"
 _DEFAULT_SOURCES = ("huggingface", "ollama", "local")
 _MAX_SERVER_LIMIT = 1000
+#: the largest number DuckDB's BIGINT holds: the catalog's counts and sizes, and a LIMIT
+_BIGINT_MAX = 2**63 - 1
 _READ_ONLY = {"SELECT", "EXPLAIN"}  # DESCRIBE, SUMMARIZE, SHOW and FROM-first parse as SELECT
 
 
@@ -105,6 +108,43 @@ class _Asked:
 
     def covers(self, limit: int | None) -> bool:
         return self.limit is None or (limit is not None and limit <= self.limit)
+
+
+def _checked_limit(limit: object) -> int | None:
+    """``limit`` as search() can hand it to DuckDB; ConfigurationError saying what is allowed."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _BIGINT_MAX:
+        raise ConfigurationError(
+            f"limit must be a whole number from 0 to {_BIGINT_MAX}, or None for every match; "
+            f"got {limit!r}."
+        )
+    return limit
+
+
+def _checked_bound(name: str, value: object) -> int | None:
+    """A min/max bound of search(), parsed ("7B", "4GB") and within the column's BIGINT."""
+    if value is None:
+        return None
+    parse = _frame.parse_size if name.endswith("_size") else _frame.parse_count
+    number = parse(value)  # type: ignore[arg-type]  # parse refuses what is not a number
+    if number > _BIGINT_MAX:
+        what = "bytes" if name.endswith("_size") else "parameters"
+        raise ConfigurationError(
+            f"{name} must be at most {_BIGINT_MAX} {what} (the largest number the catalog "
+            f"holds); got {value!r}. Leave it out to set no bound."
+        )
+    return number
+
+
+def _checked_switch(name: str, value: object, *, none: bool = False) -> Any:
+    """A True/False argument of search() (None too where ``none``), as a bool."""
+    if value is None and none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        allowed = "True, False or None" if none else "True or False"
+        raise ConfigurationError(f"{name} must be {allowed}, got {value!r}.")
+    return bool(value)
 
 
 def _now() -> datetime:
@@ -812,13 +852,20 @@ class Catalog:
         row's list. ``min_params``/``max_params`` take counts (``"7B"``), ``min_size``/
         ``max_size`` bytes (``"500MB"``). ``sort`` is one of downloads, likes, trending,
         created, updated, parameters, size (most first) or name (A to Z); ``descending``
-        flips that. Missing values sort last. ``limit=None`` returns every match.
+        flips that. Missing values sort last. ``limit=None`` returns every match. Numbers
+        above 2**63 - 1 (DuckDB's BIGINT) are a ConfigurationError saying what is allowed.
 
         Sources are asked (all at once) only for questions not asked before; a failing
         source gives a :class:`~nbmodels.errors.SourceWarning` and the rest still answer.
         ``refresh=True`` asks again; ``online=False`` never asks.
         """
         self.warnings = []
+        bounds = {name: _checked_bound(name, value) for name, value in (("min_params", min_params), ("max_params", max_params), ("min_size", min_size), ("max_size", max_size))}  # fmt: skip
+        limit = _checked_limit(limit)
+        descending = _checked_switch("descending", descending, none=True)
+        fits = _checked_switch("fits", fits)
+        online = _checked_switch("online", online, none=True)
+        refresh = _checked_switch("refresh", refresh)
         clauses = _frame.where_clauses(
             query=query,
             task=task,
@@ -827,16 +874,11 @@ class Catalog:
             license=license,
             language=language,
             model_type=model_type,
-            min_params=min_params,
-            max_params=max_params,
-            min_size=min_size,
-            max_size=max_size,
+            **bounds,
         )
         if fits:
             clauses.append(_fits_clause())
         order, order_params = _frame.order_by(sort, descending, query=query)
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ConfigurationError(f"limit must be a non-negative int or None, got {limit!r}.")
         names, extra = self._selected_with_objects(source)
         capped: list[str] = []
         if self._online(online, refresh):
@@ -870,7 +912,7 @@ class Catalog:
             rest = self._query(
                 "SELECT * FROM models"
                 + (f" WHERE {where}" if where else "")
-                + f" ORDER BY {plain} LIMIT {int(limit) + len(hits)}",
+                + f" ORDER BY {plain} LIMIT {min(int(limit) + len(hits), _BIGINT_MAX)}",
                 [*params, *plain_params],
             )
             if len(hits):

@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import importlib.util
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,17 @@ _SEED_QUANT = {
     "int4": "nf4",
 }
 _ATTENTION = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+#: the True/False fields (``do_sample`` may be None too)
+_SWITCHES = (
+    "enable_streaming",
+    "enable_caching",
+    "use_half_precision",
+    "use_quantization",
+    "do_sample",
+    "double_quant",
+    "trust_remote_code",
+    "safetensors_only",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,9 @@ class Issue:
     field: str
     message: str
     suggestion: str
+    #: a value of the wrong type or not one of the choices (``configure`` refuses these at
+    #: once; a number out of range waits for ``validate``)
+    wrong_type: bool = dataclasses.field(default=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message} ({self.suggestion})"
@@ -135,7 +150,7 @@ def validate(cfg: ModelConfiguration) -> Validation:
             or not isinstance(value, kinds)
             or (isinstance(value, float) and not math.isfinite(value))
         ):
-            errors.append(Issue(name, f"{value!r} is not a number", hint))
+            errors.append(Issue(name, f"{value!r} is not a number", hint, wrong_type=True))
         elif (low is not None and value < low) or (high is not None and value > high):
             errors.append(Issue(name, f"{value!r} is out of range", hint))
 
@@ -170,9 +185,16 @@ def validate(cfg: ModelConfiguration) -> Validation:
     if cfg.seed is not None and (
         isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0
     ):
+        wrong = isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int)
         errors.append(
-            Issue("seed", f"{cfg.seed!r} is not a non-negative integer", "use e.g. 0, or None")
-        )
+            Issue("seed", f"{cfg.seed!r} is not a non-negative integer", "use e.g. 0, or None",
+                  wrong_type=wrong)
+        )  # fmt: skip
+    for name in _SWITCHES:
+        value = getattr(cfg, name)
+        if not isinstance(value, bool) and not (name == "do_sample" and value is None):
+            hint = "use True, False or None" if name == "do_sample" else "use True or False"
+            errors.append(Issue(name, f"{value!r} is not True or False", hint, wrong_type=True))
     if cfg.enable_streaming and isinstance(cfg.num_beams, int) and cfg.num_beams > 1:
         errors.append(
             Issue(
@@ -202,12 +224,15 @@ def validate(cfg: ModelConfiguration) -> Validation:
                 if close
                 else f"use one of {', '.join(map(str, allowed))}"
             )
-            errors.append(Issue(name, f"{value!r} is not a dtype", hint))
+            errors.append(Issue(name, f"{value!r} is not a dtype", hint, wrong_type=True))
     quant = effective_quantization(cfg)
     if quant not in QUANTIZATIONS:
         errors.append(
             Issue(
-                "quantization", f"{quant!r} is not known", f"use one of {', '.join(QUANTIZATIONS)}"
+                "quantization",
+                f"{quant!r} is not known",
+                f"use one of {', '.join(QUANTIZATIONS)}",
+                wrong_type=True,
             )
         )
     elif quant != "none" and importlib.util.find_spec("bitsandbytes") is None:
@@ -232,6 +257,7 @@ def validate(cfg: ModelConfiguration) -> Validation:
                 "attn_implementation",
                 f"{cfg.attn_implementation!r} is not known",
                 f"use one of {', '.join(_ATTENTION)}, or None",
+                wrong_type=True,
             )
         )
     if cfg.trust_remote_code:
@@ -254,9 +280,30 @@ def validate(cfg: ModelConfiguration) -> Validation:
         isinstance(s, str) and s for s in cfg.stop_sequences
     ):
         errors.append(
-            Issue("stop_sequences", "must be a list of non-empty strings", 'use e.g. ["</s>"]')
+            Issue(
+                "stop_sequences",
+                "must be a list of non-empty strings",
+                'use e.g. ["</s>"]',
+                wrong_type=True,
+            )
         )
     return Validation(tuple(errors), tuple(warnings))
+
+
+def _refuse_wrong_types(cfg: ModelConfiguration, fields: Iterable[str] | None = None) -> None:
+    """ConfigurationError for each value of ``cfg`` (of ``fields``, when given) that has the
+    wrong type or is not one of the choices, with :func:`validate`'s suggestion. Numbers out
+    of range are left to ``validate``."""
+    names = None if fields is None else set(fields)
+    if names is not None and names & {"use_quantization", "quantization_type"}:
+        names.add("quantization")  # the seed's fields make the effective quantization too
+    wrong = [
+        issue
+        for issue in validate(cfg).errors
+        if issue.wrong_type and (names is None or issue.field in names)
+    ]
+    if wrong:
+        raise ConfigurationError("Not a usable value: " + "; ".join(str(i) for i in wrong) + ".")
 
 
 def generation_config(cfg: ModelConfiguration) -> Any:
@@ -901,7 +948,9 @@ def configure(
 ) -> ModelConfiguration:
     """A configuration for ``model``: from its own metadata (``auto_configure``), or from
     ``template``; tuned for ``optimize`` ("speed", "memory", "quality") on this machine;
-    ``overrides`` on top. Validate it with :func:`validate`."""
+    ``overrides`` on top. An override of the wrong type or not one of the choices raises
+    :class:`~nbmodels.errors.ConfigurationError` at once; :func:`validate` reports the rest
+    (numbers out of range, risky settings)."""
     names = {f.name for f in dataclasses.fields(ModelConfiguration)}
     unknown = [k for k in overrides if k not in names]
     if unknown:
@@ -920,7 +969,9 @@ def configure(
         cfg = dataclasses.replace(cfg, custom_settings=dict(cfg.custom_settings, reasons=reasons))
     if optimize is not None:
         cfg = globals()["optimize"](cfg, optimize, hardware=hardware)
-    return dataclasses.replace(cfg, **overrides)
+    cfg = dataclasses.replace(cfg, **overrides)
+    _refuse_wrong_types(cfg, overrides)
+    return cfg
 
 
 def recommendations(

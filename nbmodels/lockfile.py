@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import os
 import platform
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 
 from .errors import DownloadError, LockfileError, ModelNotFoundError, VersionWarning
 from .settings import Settings, default_settings
+from .types import ModelConfiguration
 
 __all__ = [
     "DEFAULT_LOCKFILE",
@@ -111,19 +113,7 @@ class Lockfile:
             ) from None
         if not isinstance(data, dict) or data.get("nbmodels_lock") != FORMAT:
             raise LockfileError(f"{p} is not an nbmodels lockfile of format {FORMAT}.")
-        try:
-            models = tuple(
-                LockedModel(
-                    id=str(m["id"]), source=str(m["source"]), repository=str(m["repository"]),
-                    revision=str(m.get("revision") or ""), commit=str(m["commit"]),
-                    files=tuple(LockedFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in m["files"]),
-                    configuration=m.get("configuration"),
-                )
-                for m in data.get("models") or []
-            )  # fmt: skip
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LockfileError(f"{p}: a model entry is incomplete ({exc!r}); write it again with nbmodels.lock.") from None  # fmt: skip
-        return cls(models, dict(data.get("versions") or {}), str(data.get("created") or ""), p)
+        return _parse(data, p)
 
     def write(self, path: str | os.PathLike[str] = DEFAULT_LOCKFILE) -> Path:
         import yaml
@@ -137,6 +127,120 @@ class Lockfile:
         target = Path(path)
         atomic_write(target, text.encode())
         return target
+
+
+# -- reading a lockfile: every field checked, a bad one named ------------------------------------
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _bad(where: object, model: str | int | None, field: str, problem: str) -> LockfileError:
+    """The error for one bad field: the file, the model (its id, or its place when the id
+    itself is bad), the field, what is wrong with it."""
+    who = ""
+    if isinstance(model, str):
+        who = f"model {model!r}: "
+    elif model:
+        who = f"model number {model}: "
+    return LockfileError(
+        f"{where}: {who}{field} {problem}. Correct it, or write the lockfile again with "
+        "nbmodels.lock([...])."
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(entry: dict[str, Any], key: str, where: object, model: str | int, *, empty: bool = False) -> str:  # fmt: skip
+    value = entry.get(key)
+    if value is None and empty:
+        return ""
+    if not isinstance(value, str) or not (value or empty):
+        kind = "a string" if empty else "a non-empty string"
+        problem = "is missing" if value is None else f"is {_shown(value)}, not {kind}"
+        raise _bad(where, model, key, problem)
+    return value
+
+
+def _hex(value: object, lengths: tuple[int, ...]) -> bool:
+    return isinstance(value, str) and len(value) in lengths and bool(_HEX.fullmatch(value))
+
+
+def _locked_file(item: object, where: object, model: str, field: str, source: str) -> LockedFile:
+    if not isinstance(item, dict):
+        raise _bad(
+            where, model, field, f"is {_shown(item)}, not a mapping of path, size and sha256"
+        )
+    path, size, sha = item.get("path"), item.get("size"), item.get("sha256")
+    if not isinstance(path, str) or not path:
+        raise _bad(where, model, f"{field}.path", "is missing" if path is None else f"is {_shown(path)}, not a file name")  # fmt: skip
+    if source == "huggingface" and (
+        path.startswith(("/", "\\")) or ".." in path.replace("\\", "/").split("/")
+    ):
+        raise _bad(where, model, f"{field}.path", f"is {path!r}, which points outside the model's folder")  # fmt: skip
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63:
+        raise _bad(where, model, f"{field}.size", "is missing" if size is None else f"is {_shown(size)}, not a number of bytes (a whole number, 0 or more)")  # fmt: skip
+    if not _hex(sha, (64,)):
+        raise _bad(where, model, f"{field}.sha256", "is missing" if sha is None else f"is {_shown(sha)}, not a sha256 (64 hex digits)")  # fmt: skip
+    return LockedFile(path, size, str(sha))
+
+
+def _locked_configuration(value: object, where: object, model: str) -> ModelConfiguration:
+    """The ModelConfiguration a lockfile's ``configuration`` stands for (its model id filled
+    in when left out); LockfileError naming the field when it cannot be one."""
+    from .configuration import _configuration_from, validate
+    from .errors import NBModelsError
+
+    if not isinstance(value, dict):
+        raise _bad(where, model, "configuration", f"is {_shown(value)}, not a mapping of configuration fields")  # fmt: skip
+    try:
+        cfg = _configuration_from({"model_id": model, **value}, Path("configuration"))
+    except (NBModelsError, TypeError, ValueError, AttributeError) as exc:
+        text = str(exc).replace("configuration: ", "", 1).rstrip(".")
+        raise _bad(where, model, "configuration", f"is not a usable configuration ({text})") from None  # fmt: skip
+    wrong = [i for i in validate(cfg).errors if i.wrong_type]  # validate's words for each
+    if wrong:
+        first, *rest = wrong
+        said = f"{first.message} ({first.suggestion})" + "".join(f"; configuration.{i.field} {i.message} ({i.suggestion})" for i in rest)  # fmt: skip
+        raise _bad(where, model, f"configuration.{first.field}", said)
+    return cfg
+
+
+def _locked_model(entry: object, where: object, number: int) -> LockedModel:
+    if not isinstance(entry, dict):
+        raise _bad(where, None, f"models[{number}]", f"is {_shown(entry)}, not a mapping of id, source, repository, commit and files")  # fmt: skip
+    model = _text(entry, "id", where, number)
+    source = entry.get("source")
+    if source not in ("huggingface", "ollama"):
+        raise _bad(where, model, "source", f"is {_shown(source)}, not 'huggingface' or 'ollama'")
+    repository = _text(entry, "repository", where, model)
+    revision = _text(entry, "revision", where, model, empty=True)
+    commit = entry.get("commit")
+    if not _hex(commit, (40, 64)):
+        raise _bad(where, model, "commit", "is missing" if commit is None else f"is {_shown(commit)}, not a commit (40 hex digits) or an Ollama manifest digest (64)")  # fmt: skip
+    files = entry.get("files")
+    if not isinstance(files, list):
+        raise _bad(where, model, "files", "is missing" if files is None else f"is {_shown(files)}, not a list of files")  # fmt: skip
+    locked = tuple(_locked_file(f, where, model, f"files[{i}]", str(source)) for i, f in enumerate(files, 1))  # fmt: skip
+    configuration = entry.get("configuration")
+    if configuration is not None:
+        _locked_configuration(configuration, where, model)
+    return LockedModel(model, str(source), repository, revision, str(commit), locked, configuration)
+
+
+def _parse(data: dict[str, Any], where: Path) -> Lockfile:
+    entries = data.get("models")
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise _bad(where, None, "models", f"is {_shown(entries)}, not a list of models")
+    versions = data.get("versions") or {}
+    if not isinstance(versions, dict):
+        raise _bad(where, None, "versions", f"is {_shown(versions)}, not a mapping of package to version")  # fmt: skip
+    models = tuple(_locked_model(m, where, i) for i, m in enumerate(entries, 1))
+    plain = {str(k): str(v) for k, v in versions.items()}
+    return Lockfile(models, plain, str(data.get("created") or ""), where)
 
 
 @dataclass
@@ -271,8 +375,16 @@ def sync(
     caches. Raises :class:`~nbmodels.errors.LockfileError` naming the model and the file when
     the pinned commit or a file is gone upstream, or a fetched file's hash differs (that file
     is removed again: nothing unverified stays in the cache)."""
+    from .configuration import save_configuration
+
     settings = settings or default_settings()
     locked = path if isinstance(path, Lockfile) else Lockfile.read(path)
+    where = locked.path or "the lockfile"
+    configurations = {  # checked before anything is fetched
+        m.id: _locked_configuration(m.configuration, where, m.id)
+        for m in locked.models
+        if m.configuration
+    }
     report = SyncReport(locked.path)
     here = _versions()
     for name in ("nbmodels", "transformers", "torch"):
@@ -289,8 +401,8 @@ def sync(
             else _sync_hub(m, settings, report, progress)
         )
         report.models[m.id] = state
-        if m.configuration:
-            _restore_configuration(m, settings)
+        if m.id in configurations:
+            save_configuration(configurations[m.id], settings=settings)
         if on_model is not None:
             on_model(m.id, state)
     return report
@@ -389,11 +501,3 @@ def _sync_ollama(m: LockedModel, settings: Settings, report: SyncReport) -> str:
         )
     report.bytes_fetched += m.size
     return "fetched"
-
-
-def _restore_configuration(m: LockedModel, settings: Settings) -> None:
-    from .configuration import _configuration_from, save_configuration
-
-    assert m.configuration is not None
-    cfg = _configuration_from(dict(m.configuration), Path(f"{m.id} in the lockfile"))
-    save_configuration(cfg, settings=settings)

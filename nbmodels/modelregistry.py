@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, ModelNotFoundError, RegistryError
+from .errors import ConfigurationError, ModelNotFoundError, NBModelsError, RegistryError
 from .settings import Settings, default_settings, settings_generation
 from .store import SQLiteStore
 from .types import (
@@ -46,9 +46,11 @@ from .types import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["MIGRATIONS", "Registry", "default_registry"]
+__all__ = ["MIGRATIONS", "Registry", "RestoreReport", "default_registry"]
 
 REGISTRY_FILE = "registry.db"
+#: the table of a backup holding the home's stored configurations (file name, YAML text)
+_CONFIGS_TABLE = "stored_configurations"
 
 
 def _log(version: int) -> str:
@@ -215,6 +217,89 @@ def register_download(settings: Settings, model_id: str, kind: str, target: Path
     Registry(settings=settings).register(
         meta, download_status=DownloadStatus.COMPLETED, available=True
     )
+
+
+class RestoreReport(int):
+    """What :meth:`Registry.restore` did. As a number: the entries the registry now holds.
+
+    ``replaced_entries``: how many it held before (None: it could not be read);
+    ``configurations``: the models whose stored configuration came from the backup;
+    ``moved_aside``: the home's configuration files set aside in ``moved_to``."""
+
+    replaced_entries: int | None
+    configurations: list[str]
+    moved_aside: list[Path]
+    moved_to: Path | None
+
+    def __new__(
+        cls,
+        entries: int,
+        *,
+        replaced_entries: int | None = None,
+        configurations: Sequence[str] = (),
+        moved_aside: Sequence[Path] = (),
+        moved_to: Path | None = None,
+    ) -> RestoreReport:
+        report = super().__new__(cls, entries)
+        report.replaced_entries = replaced_entries
+        report.configurations = list(configurations)
+        report.moved_aside = list(moved_aside)
+        report.moved_to = moved_to
+        return report
+
+    @property
+    def entries(self) -> int:
+        return int(self)
+
+    def __str__(self) -> str:  # f"restored {report} entries" reads as before
+        return int.__repr__(self)
+
+    def __repr__(self) -> str:
+        was = "?" if self.replaced_entries is None else self.replaced_entries
+        text = f"<RestoreReport: {int(self)} entries (replacing {was}); {len(self.configurations)} configuration(s) from the backup"  # fmt: skip
+        if self.moved_aside:
+            names = ", ".join(p.name for p in self.moved_aside)
+            text += f"; the home's {names} set aside in {self.moved_to}"
+        return text + ">"
+
+
+def _backup_configurations(source: Path) -> dict[str, str] | None:
+    """The stored configurations a backup holds (file name -> YAML), each checked; None for
+    a backup without them (written before they went in) or a file that is no database
+    (``restore_from`` says so). RegistryError when one cannot be restored."""
+    from .configuration import _configuration_from
+
+    try:
+        con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        has = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [_CONFIGS_TABLE]).fetchone()  # fmt: skip
+        rows = con.execute(f"SELECT file, text FROM {_CONFIGS_TABLE}").fetchall() if has else None
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    if rows is None:
+        return None
+    import yaml
+
+    found: dict[str, str] = {}
+    for name, text in rows:
+        try:
+            if not isinstance(name, str) or Path(name).name != name or not name.endswith(".yaml") or name.startswith("."):  # fmt: skip
+                raise ValueError(f"{name!r} is not a configuration file name")
+            data = yaml.safe_load(str(text))
+            if not isinstance(data, dict):
+                raise ValueError("not a mapping")
+            _configuration_from(data, Path(name))
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+            raise RegistryError(
+                f"{source}: its stored configuration {name!r} cannot be restored ({exc}); "
+                "nothing was changed. Restore another backup, or mend that one."
+            ) from None
+        found[name] = str(text)
+    return found
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -841,15 +926,115 @@ class Registry:
                     self._set(r["key"], is_available=0, download_status="pending")
         return problems
 
-    def backup(self, path: Path | str) -> Path:
-        """The whole registry as one file (an SQLite database) to keep or move."""
-        return self._store.backup_to(path)
+    def _configurations_folder(self) -> Path | None:
+        """The home's stored configurations, for the home's own registry (None for a
+        registry file elsewhere: those configurations are not its own)."""
+        from .configuration import configurations_folder
 
-    def restore(self, path: Path | str) -> int:
-        """Replace the registry with a backup (checked first; an older schema is migrated);
-        returns how many entries it holds."""
-        self._store.restore_from(path)
-        return len(self)
+        home = self.settings.home / REGISTRY_FILE
+        return configurations_folder(self.settings) if self.path.resolve() == home.resolve() else None  # fmt: skip
+
+    def backup(self, path: Path | str) -> Path:
+        """The whole registry as one file (an SQLite database) to keep or move; the home's
+        registry takes the home's stored configurations along (``restore`` puts both back)."""
+        folder = self._configurations_folder()
+        if folder is None:
+            return self._store.backup_to(path)
+        from .files import atomic_path
+
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            self._store.backup_to(tmp)
+            files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+            con = sqlite3.connect(tmp)
+            try:
+                with con:
+                    con.execute(f"DROP TABLE IF EXISTS {_CONFIGS_TABLE}")
+                    con.execute(f"CREATE TABLE {_CONFIGS_TABLE} (file TEXT PRIMARY KEY, text TEXT NOT NULL)")  # fmt: skip
+                    con.executemany(f"INSERT INTO {_CONFIGS_TABLE} VALUES (?, ?)",
+                                    [(f.name, f.read_text(encoding="utf-8")) for f in files])  # fmt: skip
+            finally:
+                con.close()
+        return target
+
+    def restore(self, path: Path | str) -> RestoreReport:
+        """Replace the registry with a backup (checked first, configurations included: a bad
+        backup changes nothing; an older schema is migrated).
+
+        For the home's registry the stored configurations become the backup's too. The
+        home's configuration files the backup does not hold as they are (a model it lacks,
+        or another version) are moved, never deleted, to ``<home>/replaced/configs-<date>``.
+        A backup written without configurations keeps those of the models it registers.
+        Returns a :class:`RestoreReport`: the entries it holds, and what it replaced."""
+        source = Path(path)
+        folder = self._configurations_folder()
+        stored = _backup_configurations(source) if folder is not None else None
+        try:
+            before: int | None = len(self)
+        except (NBModelsError, sqlite3.Error):
+            before = None  # unreadable: that is why one restores
+        self._store.restore_from(source)
+        with self._store.transaction() as con:  # the configurations live in their files
+            con.execute(f"DROP TABLE IF EXISTS {_CONFIGS_TABLE}")
+        if folder is None:
+            return RestoreReport(len(self), replaced_entries=before)
+        aside, moved = self._replace_configurations(folder, stored)
+        restored = sorted(_model_id_of(folder / name) for name in (stored or {}))
+        return RestoreReport(len(self), replaced_entries=before, configurations=restored,
+                             moved_aside=moved, moved_to=aside if moved else None)  # fmt: skip
+
+    def _replace_configurations(
+        self, folder: Path, stored: dict[str, str] | None
+    ) -> tuple[Path, list[Path]]:
+        """The configurations folder made the backup's (``stored``; None: keep those of the
+        registered models); each file replaced is moved aside. Returns where, and what."""
+        from .configuration import _store_lock
+        from .files import atomic_write, ensure_dir, storage_error
+
+        if stored is None:
+            known = {str(r[0]) for r in self._store.read("SELECT model_id FROM entries")}
+            keep = {f.name for f in folder.glob("*.yaml") if _model_id_of(f) in known}
+        else:
+            keep = {n for n, text in stored.items() if (folder / n).is_file() and _same_text(folder / n, text)}  # fmt: skip
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = self.settings.home / "replaced" / f"configs-{stamp}"
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = aside.with_name(f"configs-{stamp}-{n}")
+        moved: list[Path] = []
+        try:
+            for f in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+                if f.name in keep:
+                    continue
+                with _store_lock(f):
+                    ensure_dir(aside)
+                    os.replace(f, aside / f.name)
+                moved.append(aside / f.name)
+            for name, text in (stored or {}).items():
+                if name not in keep:
+                    with _store_lock(folder / name):
+                        atomic_write(folder / name, text.encode("utf-8"))
+        except OSError as exc:
+            raise storage_error(folder, exc) from None
+        return aside, moved
+
+
+def _same_text(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _model_id_of(path: Path) -> str:
+    """The model id a configuration file is of ("" when it cannot be read)."""
+    from .configuration import load_configuration
+
+    try:
+        return load_configuration(path).model_id
+    except (ConfigurationError, TypeError, ValueError):
+        return ""
 
 
 # -- the default registry ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from nbmodels.catalog import Catalog, default_catalog, set_default_catalog
 from nbmodels.errors import (
     ConfigurationError,
     CorruptCatalogError,
+    FilterWarning,
     HubUnreachableError,
     ModelNotFoundError,
     NBModelsError,
@@ -347,6 +348,55 @@ def test_bad_filter_values_are_clear_errors(
         cat.search(**kwargs)
     assert isinstance(info.value, NBModelsError)
     assert src.calls == [], "bad input is rejected before any source is asked"
+
+
+_BIGINT = 2**63 - 1  # DuckDB's BIGINT, the type of the catalog's counts and sizes
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"limit": 2**70}, r"limit must be a whole number from 0 to 9223372036854775807"),
+        ({"limit": 2**63}, r"limit must be a whole number from 0 to"),
+        ({"limit": -1}, r"limit must be a whole number from 0 to"),
+        ({"limit": True}, r"limit must be a whole number .* got True"),
+        ({"limit": 2.5}, r"limit must be a whole number .* got 2\.5"),
+        ({"limit": "10"}, r"limit must be a whole number .* got '10'"),
+        ({"min_params": 2**70}, r"min_params .* at most 9223372036854775807"),
+        ({"max_params": 2**64}, r"max_params .* at most"),
+        ({"max_params": 1e30}, r"max_params .* at most"),
+        ({"min_size": "1e30GB"}, r"min_size .* at most"),
+        ({"max_size": 2**63}, r"max_size .* at most"),
+        ({"min_size": True}, r"as a size"),
+        ({"max_params": "many"}, r"as a parameter count"),
+        ({"descending": "yes"}, r"descending must be True, False or None"),
+        ({"fits": "no"}, r"fits must be True or False"),
+        ({"online": "no"}, r"online must be True, False or None"),
+        ({"refresh": 1}, r"refresh must be True or False"),
+    ],
+)
+def test_numbers_and_switches_duckdb_cannot_take_are_refused_with_what_is_allowed(
+    tmp_path: Path, kwargs: dict[str, Any], match: str
+) -> None:
+    src = RecordSource()
+    cat = make(tmp_path, src)
+    with pytest.raises(ConfigurationError, match=match):
+        cat.search(**kwargs)
+    assert src.calls == [], "bad input is rejected before any source is asked"
+    with pytest.raises(ConfigurationError, match=match):  # the module function, as in the issue
+        nbmodels.search(**kwargs)
+
+
+def test_the_largest_numbers_allowed_still_search(loaded: Catalog) -> None:
+    everything = len(loaded)
+    assert len(loaded.search(limit=_BIGINT, online=False)) == everything
+    top = loaded.search(sort="name", limit=1, online=False)["id"].iloc[0]
+    # an exact id first: the second query asks for limit + hits rows, which must not overflow
+    assert loaded.search(top, limit=_BIGINT, online=False)["id"].iloc[0] == top
+    with warnings.catch_warnings():  # rows of unknown size or count are left out, and said
+        warnings.simplefilter("ignore", FilterWarning)
+        assert len(loaded.search(max_params=_BIGINT, max_size=_BIGINT, limit=None, online=False))
+        assert len(loaded.search(min_params=_BIGINT, limit=None, online=False)) == 0
 
 
 def test_parse_count_and_size() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -337,6 +338,65 @@ def test_configure_is_one_call(tiny_models: dict[str, Path]) -> None:
     assert {t.template_id for t in nbmodels.templates()} >= {"interface", "knowledge", "embedding"}
     with pytest.raises(ConfigurationError, match="did you mean 'temperature'"):
         nbmodels.configure(folder, temprature=0.3)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"temperature": "abc"},
+        {"max_tokens": "7B"},
+        {"top_k": 1.5},
+        {"dtype": ""},
+        {"quantization": None},  # "none" says no quantization; None is not one of the choices
+        {"quantization": "int3"},
+        {"use_quantization": True, "quantization_type": "int3"},  # the seed's fields
+        {"attn_implementation": "fast"},
+        {"seed": "7"},
+        {"stop_sequences": "</s>"},
+        {"trust_remote_code": "False"},  # truthy: it would have trusted the code
+    ],
+)
+def test_configure_refuses_a_value_of_the_wrong_type_with_validates_suggestion(
+    tiny_models: dict[str, Path], tmp_path: Path, changes: dict[str, Any]
+) -> None:
+    from nbmodels import configure
+    from nbmodels.configuration import configuration_path, update_configuration
+    from nbmodels.settings import Settings
+
+    folder = tiny_models["nbmodels-demo/tiny-llama-chat"]
+    # what validate() says of that value: the refusal says the same, suggestion included
+    said = [str(i) for i in validate(dataclasses.replace(configure(folder), **changes)).errors]
+    assert said
+    with pytest.raises(ConfigurationError) as info:
+        configure(folder, **changes)
+    assert all(text in str(info.value) for text in said), (said, str(info.value))
+    s = Settings(home=tmp_path / "home")
+    stored = save_configuration(cfg(), settings=s)
+    before = stored.read_text()
+    with pytest.raises(ConfigurationError):
+        update_configuration("org/name", settings=s, **changes)
+    assert configuration_path("org/name", s).read_text() == before  # nothing stored
+
+
+def test_configure_still_takes_out_of_range_numbers_and_every_choice(
+    tiny_models: dict[str, Path],
+) -> None:
+    from nbmodels import configure
+
+    folder = tiny_models["nbmodels-demo/tiny-llama-chat"]
+    # notebooks/03-configure.ipynb: out-of-range values wait for validate()
+    bad = configure(folder, temperature=9.0, num_beams=4, max_tokens=10**6,
+                    quantization="nf4", double_quant=False, trust_remote_code=True)  # fmt: skip
+    assert {"temperature", "num_beams", "max_tokens"} <= {e.field for e in validate(bad).errors}
+    for changes in (
+        {"quantization": "none", "dtype": "bfloat16", "compute_dtype": None},
+        {"quantization": "8bit", "attn_implementation": "sdpa", "device_map": "cpu"},
+        {"temperature": 1, "top_p": 1, "seed": None, "max_context_length": None},
+        {"do_sample": None, "stop_sequences": ["</s>"], "enable_streaming": False},
+        {"top_k": 0, "seed": 0, "max_tokens": 1},
+    ):
+        got = configure(folder, **changes)
+        assert all(getattr(got, k) == v for k, v in changes.items())
 
 
 # -- one stored configuration per model ------------------------------------------------------------

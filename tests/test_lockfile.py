@@ -109,3 +109,122 @@ def test_ollama_models_are_pinned_by_their_manifest_digest(ollama_server, tmp_pa
     assert nbmodels.sync(tmp_path / "l.yaml", settings=settings).models == {
         "ollama:tinyllama-chat": "cached"
     }
+
+
+# -- malformed lockfiles: every bad field is a LockfileError naming the model and the field --
+MODEL = "org/pinned"
+_GOOD_FILE = {"path": "config.json", "size": 10, "sha256": "a" * 64}
+
+
+def _offline(tmp_path: Path) -> Settings:
+    """A home that can reach no Hub: a lockfile refused at reading never gets that far."""
+    return Settings(home=tmp_path / "home", hf_cache=tmp_path / "hf", offline=True,
+                    hf_endpoint="http://127.0.0.1:9", ollama_models=tmp_path / "ollama")  # fmt: skip
+
+
+def _good_lockfile() -> dict:
+    return {
+        "nbmodels_lock": 1,
+        "created": "2025-01-01T00:00:00+00:00",
+        "versions": {"nbmodels": "0.1.0"},
+        "models": [
+            {
+                "id": MODEL, "source": "huggingface", "repository": MODEL, "revision": "main",
+                "commit": "c" * 40, "files": [],
+                "configuration": {"model_id": MODEL, "temperature": 0.2, "max_tokens": 12},
+            }
+        ],
+    }  # fmt: skip
+
+
+def test_a_well_formed_lockfile_without_files_syncs_offline(tmp_path: Path) -> None:
+    """The base the malformed cases below change one field of: it syncs as it is."""
+    path = tmp_path / "nbmodels.lock.yaml"
+    path.write_text(yaml.safe_dump(_good_lockfile()))
+    s = _offline(tmp_path)
+    assert nbmodels.sync(path, settings=s).models == {MODEL: "cached"}
+    restored = nbmodels.get_configuration(MODEL, settings=s)
+    assert restored is not None and restored.max_tokens == 12
+
+
+def _set(key: str, value: object, *, file: bool = False) -> object:
+    def change(data: dict) -> None:
+        target = data["models"][0]
+        if file:
+            target["files"] = [dict(_GOOD_FILE)]
+            target = target["files"][0]
+        if value is _DROP:
+            del target[key]
+        else:
+            target[key] = value
+
+    return change
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "names_model"),
+    [
+        (_set("configuration", "temperature=0.2"), "configuration", True),
+        (_set("configuration", ["temperature", 0.2]), "configuration", True),
+        (_set("configuration", {"model_id": MODEL, "temprature": 0.2}), "configuration", True),
+        (_set("configuration", {"model_id": MODEL, "temperature": "hot"}), "configuration.temperature", True),
+        (_set("configuration", {"model_id": MODEL, "enabled_tasks": ["flying"]}), "configuration", True),
+        (_set("files", "config.json"), "files", True),
+        (_set("files", ["config.json"]), "files[1]", True),
+        (_set("size", "big", file=True), "files[1].size", True),
+        (_set("size", -1, file=True), "files[1].size", True),
+        (_set("size", True, file=True), "files[1].size", True),
+        (_set("size", 2**70, file=True), "files[1].size", True),
+        (_set("sha256", "xyz", file=True), "files[1].sha256", True),
+        (_set("sha256", _DROP, file=True), "files[1].sha256", True),
+        (_set("path", _DROP, file=True), "files[1].path", True),
+        (_set("path", "../../outside.txt", file=True), "files[1].path", True),
+        (_set("path", "/etc/passwd", file=True), "files[1].path", True),
+        (_set("source", "github"), "source", True),
+        (_set("repository", ""), "repository", True),
+        (_set("repository", ["org", "pinned"]), "repository", True),
+        (_set("commit", _DROP), "commit", True),
+        (_set("commit", "main"), "commit", True),
+        (_set("commit", 1234567), "commit", True),
+        (_set("revision", ["main"]), "revision", True),
+        (_set("id", _DROP), "id", False),
+        (_set("id", {"org": "pinned"}), "id", False),
+        (lambda data: data.update(models="org/pinned"), "models", False),
+        (lambda data: data.update(models=["org/pinned"]), "models", False),
+        (lambda data: data.update(versions="nbmodels 0.1"), "versions", False),
+    ],
+)  # fmt: skip
+def test_every_malformed_field_is_a_lockfile_error_naming_model_and_field(
+    tmp_path: Path, change, field: str, names_model: bool
+) -> None:
+    import re
+
+    data = _good_lockfile()
+    change(data)
+    path = tmp_path / "nbmodels.lock.yaml"
+    path.write_text(yaml.safe_dump(data))
+    s = _offline(tmp_path)
+    with pytest.raises(LockfileError) as info:
+        nbmodels.sync(path, settings=s)
+    message = str(info.value)
+    assert re.search(rf"(^|\W){re.escape(field)}(\W|$)", message), message
+    if names_model:
+        assert repr(MODEL) in message, message
+    assert "nbmodels.lock" in message, message  # what to do next
+    assert nbmodels.get_configuration(MODEL, settings=s) is None  # nothing was restored
+    assert not (tmp_path / "hf").exists()  # nothing was fetched
+
+
+def test_a_lockfile_object_with_a_bad_configuration_is_refused_before_fetching(
+    tmp_path: Path,
+) -> None:
+    from nbmodels.lockfile import LockedModel, Lockfile
+
+    locked = Lockfile((LockedModel(MODEL, "huggingface", MODEL, "main", "c" * 40, (), "abc"),))  # type: ignore[arg-type]
+    s = _offline(tmp_path)
+    with pytest.raises(LockfileError, match=r"'org/pinned': configuration is 'abc', not a mapping"):
+        nbmodels.sync(locked, settings=s)
+    assert nbmodels.get_configuration(MODEL, settings=s) is None

@@ -174,6 +174,94 @@ def test_backup_restores_on_another_home_and_after_corruption(tmp_path: Path, re
         broken.restore(tmp_path / "other" / "missing.db")
 
 
+def _home_with(tmp_path: Path, name: str, configured: dict[str, float], registered: list[str]) -> Registry:  # fmt: skip
+    """A home whose registry holds ``registered`` and whose configurations folder holds a
+    configuration (with that temperature) for each model of ``configured``."""
+    from nbmodels.configuration import save_configuration
+    from nbmodels.types import ModelConfiguration
+
+    settings = Settings(home=tmp_path / name, hf_cache=tmp_path / "hf")
+    home = Registry(settings=settings)
+    for model_id in registered:
+        home.register(meta(model_id))
+    for model_id, temperature in configured.items():
+        save_configuration(ModelConfiguration(model_id, temperature=temperature), settings=settings)
+    return home
+
+
+def test_restore_brings_back_the_backups_configurations_and_sets_the_homes_own_aside(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    from nbmodels.configuration import configuration_path, get_configuration, stored_configurations
+
+    a = _home_with(tmp_path, "a", {"org/kept": 0.1}, ["org/kept"])
+    backup = a.backup(tmp_path / "registry-backup.db")
+    b = _home_with(tmp_path, "b", {"org/old": 0.5, "org/kept": 0.9}, ["org/old", "org/kept"])
+    old_text = configuration_path("org/old", b.settings).read_text()
+    report = b.restore(backup)
+    assert report == 1 and f"{report}" == "1"  # as before: the entries it now holds
+    # registry and stored configurations agree again: both are the backup's
+    assert [e.metadata.id for e in b.all()] == ["org/kept"]
+    assert stored_configurations(b.settings) == ["org/kept"]
+    stored, registered = get_configuration("org/kept", b.settings), b.get("org/kept").configuration
+    assert stored is not None and registered is not None
+    assert stored.temperature == registered.temperature == 0.1
+    # what it replaced is said, and nothing of the home's was deleted: set aside, dated
+    assert report.replaced_entries == 2 and report.configurations == ["org/kept"]
+    assert sorted(p.name for p in report.moved_aside) == ["org--kept.yaml", "org--old.yaml"]
+    assert report.moved_to is not None and report.moved_to.is_relative_to(b.settings.home)
+    assert re.search(r"\d{8}-\d{6}", report.moved_to.name)
+    assert all(p.parent == report.moved_to and p.is_file() for p in report.moved_aside)
+    assert (report.moved_to / "org--old.yaml").read_text() == old_text
+    assert "org--old.yaml" in repr(report) and str(report.moved_to) in repr(report)
+    # restoring the same backup again changes nothing more and sets nothing aside
+    again = b.restore(backup)
+    assert again == 1 and again.moved_aside == [] and again.moved_to is None
+
+
+def test_restoring_an_older_backup_keeps_the_configurations_of_models_it_registers(
+    tmp_path: Path,
+) -> None:
+    from nbmodels.configuration import stored_configurations
+
+    a = _home_with(tmp_path, "a", {}, ["org/kept"])
+    older = a.backup(tmp_path / "older.db")
+    with sqlite3.connect(older) as con:  # a backup written before configurations went in
+        con.execute("DROP TABLE IF EXISTS stored_configurations")
+    b = _home_with(tmp_path, "b", {"org/old": 0.5, "org/kept": 0.9}, ["org/old", "org/kept"])
+    report = b.restore(older)
+    assert stored_configurations(b.settings) == ["org/kept"]  # the model it still knows
+    assert [p.name for p in report.moved_aside] == ["org--old.yaml"]
+
+
+@pytest.mark.parametrize("damage", ["not-sqlite", "bad-yaml", "unknown-field", "outside"])
+def test_a_bad_backup_changes_neither_the_registry_nor_the_configurations(
+    tmp_path: Path, damage: str
+) -> None:
+    a = _home_with(tmp_path, "a", {"org/kept": 0.1}, ["org/kept"])
+    backup = a.backup(tmp_path / "registry-backup.db")
+    if damage == "not-sqlite":
+        backup.write_bytes(b"this is not a database" * 100)
+    else:
+        text, name = {
+            "bad-yaml": ("temperature: [", "org--kept.yaml"),
+            "unknown-field": ("model_id: org/kept\ntemprature: 0.2\n", "org--kept.yaml"),
+            "outside": ("model_id: org/x\n", "../../registry.db"),
+        }[damage]
+        with sqlite3.connect(backup) as con:
+            con.execute("UPDATE stored_configurations SET file = ?, text = ?", [name, text])
+    b = _home_with(tmp_path, "b", {"org/old": 0.5}, ["org/old"])
+    files = sorted(p.name for p in b.settings.home.rglob("*") if p.is_file())
+    config = (b.settings.home / "configs" / "org--old.yaml").read_text()
+    with pytest.raises(RegistryError, match="nothing was changed"):
+        b.restore(backup)
+    assert [e.metadata.id for e in b.all()] == ["org/old"]
+    assert (b.settings.home / "configs" / "org--old.yaml").read_text() == config
+    assert sorted(p.name for p in b.settings.home.rglob("*") if p.is_file()) == files
+
+
 def test_the_default_registry_is_the_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBMODELS_HOME", str(tmp_path / "h1"))
     assert nbmodels.registry.path == tmp_path / "h1" / "registry.db"
