@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars in the table
 
@@ -353,3 +354,71 @@ def _kill_resume(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untype
         "kill at %": 100 * kept / size,
         "resume fetched / missing": refetched / missing if missing else 0.0,
     }
+
+
+def interleaved(shards: int = 8, mib: int = 64, rounds: int = 7) -> dict[str, Any]:
+    """``shards`` x ``mib`` MiB fetched by nbmodels and by ``snapshot_download`` in turns
+    (nbmodels, hub, hub, nbmodels, ...: each goes first as often), ``rounds`` times each, into
+    a fresh cache, the page cache levelled before every run. Wall and CPU time (this process:
+    the client; the hub serves from its own process) per side: medians, spreads, ratios."""
+    import resource
+
+    from huggingface_hub import HfApi
+
+    from nbmodels import Settings
+    from nbmodels.downloader import Downloader
+
+    work = Path(tempfile.mkdtemp(prefix="nbmodels-bench-il-"))
+    repo_id = f"{ORG}/shards"
+    try:
+        folder = work / "repos" / repo_id
+        folder.mkdir(parents=True)
+        block = os.urandom(1 << 20)
+        for i in range(shards):
+            with (folder / f"shard-{i}.safetensors").open("wb") as fh:
+                fh.write(f"shard {i}".encode())
+                for _ in range(mib):
+                    fh.write(block)
+        server, url = _serve(work / "repos")
+        try:
+            api = HfApi(endpoint=url, token=False)
+            api.model_info(repo_id, files_metadata=True)  # the server hashes on first listing
+            cache = work / "cache"
+
+            def ours() -> None:
+                settings = Settings(home=work / "home", hf_endpoint=url, hf_cache=cache)
+                Downloader(settings).download(repo_id).wait()  # type: ignore[union-attr]
+
+            def theirs() -> None:
+                api.snapshot_download(repo_id, cache_dir=cache)
+
+            wall: dict[str, list[float]] = {"nbmodels": [], "snapshot_download": []}
+            cpu: dict[str, list[float]] = {"nbmodels": [], "snapshot_download": []}
+            sides = [("nbmodels", ours), ("snapshot_download", theirs)]
+            for r in range(rounds):
+                for label, fn in sides if r % 2 == 0 else sides[::-1]:
+                    shutil.rmtree(cache, ignore_errors=True)
+                    _level_the_disk(folder)
+                    before = resource.getrusage(resource.RUSAGE_SELF)
+                    wall[label].append(_time(fn))
+                    after = resource.getrusage(resource.RUSAGE_SELF)
+                    cpu[label].append(
+                        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                    )
+            shutil.rmtree(cache, ignore_errors=True)
+        finally:
+            server.terminate()
+            server.wait(30)
+        med = {k: statistics.median(v) for k, v in wall.items()}
+        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+        return {
+            "case": f"{shards} x {mib} MiB, {rounds} rounds interleaved",
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "median_wall_s": med,
+            "median_cpu_s": med_cpu,
+            "speedup": med["snapshot_download"] / med["nbmodels"],
+            "cpu_ratio": med_cpu["nbmodels"] / med_cpu["snapshot_download"],
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_download import run
+from bench_download import interleaved, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gib", type=float, default=1.0, help="bytes per case, in GiB")
     parser.add_argument("--repeat", type=int, default=1, help="runs per method (median)")
+    parser.add_argument(
+        "--interleaved",
+        action="store_true",
+        help="only nbmodels against snapshot_download, 8 x 64 MiB, in turns, 7 rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of --interleaved")
     args = parser.parse_args(argv)
+    if args.interleaved:
+        res = interleaved(rounds=args.rounds)
+        print(res["case"], "(wall and CPU of the client process; medians, then every run)")
+        for side in ("nbmodels", "snapshot_download"):
+            runs = " ".join(f"{t:.2f}" for t in res["wall_s"][side])
+            print(
+                f"{side:<18} wall {res['median_wall_s'][side]:.2f} s  "
+                f"cpu {res['median_cpu_s'][side]:.2f} s  runs: {runs}"
+            )
+        print(f"nbmodels speed-up: {res['speedup']:.2f}x; CPU nbmodels/hub: {res['cpu_ratio']:.2f}")
+        return 0
     rows, extra = run(args.gib, args.repeat)
     print(
         f"{args.gib:g} GiB from the loopback hub, sha256 checked by nbmodels only, median of {args.repeat}\n"

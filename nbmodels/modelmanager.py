@@ -253,7 +253,8 @@ class ModelManager:
         return target
 
     def restore(self, path: Path | str) -> dict[str, int]:
-        """Bring back a :meth:`backup` (into this home); returns what it held."""
+        """Bring back a :meth:`backup` (into this home); returns what it held, and how many
+        of the home's own configurations were set aside (see :meth:`Registry.restore`)."""
         import tempfile
 
         from .configuration import configurations_folder, templates_folder
@@ -269,8 +270,9 @@ class ModelManager:
             if "registry.db" not in names:
                 raise NBModelsError(f"{source} has no registry.db: not an nbmodels backup; nothing was changed.")  # fmt: skip
             z.extract("registry.db", tmp)
-            entries = self.registry.restore(Path(tmp) / "registry.db")
-            counts = {"entries": entries, "configs": 0, "templates": 0}
+            report = self.registry.restore(Path(tmp) / "registry.db")
+            # the home's own configurations the backup does not hold were set aside (not lost)
+            counts = {"entries": int(report), "configs": 0, "templates": 0, "set_aside": len(report.moved_aside)}  # fmt: skip
             for name in names:
                 kind, _, file = name.partition("/")
                 if kind in ("configs", "templates") and file.endswith(".yaml") and "/" not in file:

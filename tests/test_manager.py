@@ -50,7 +50,7 @@ def test_a_backup_of_the_whole_system_restores_into_another_home(mgr: ModelManag
     mgr.registry.set_alias("chat-default", CHAT)
     zipped = mgr.backup(tmp_path / "system.zip")
     other = ModelManager(Settings(home=tmp_path / "other-home"))
-    assert other.restore(zipped) == {"entries": 1, "configs": 1, "templates": 0}
+    assert other.restore(zipped) == {"entries": 1, "configs": 1, "templates": 0, "set_aside": 0}
     assert other.registry.get("@chat-default").configuration == mgr.registry.get(CHAT).configuration
     assert nbmodels.get_configuration(CHAT, other.settings) is not None
     bad = tmp_path / "not-a-backup.zip"
