@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import nbmodels
-from nbmodels import catalog, demo
+from nbmodels import demo
+from nbmodels.discover import catalog
 from nbmodels.settings import default_settings, use_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 from nbmodels.demo.ollama import OllamaServer, seed_demo_models
 from nbmodels.demo.ollama.__main__ import main
 from nbmodels.demo.ollama.describe import read_gguf_fields
-from nbmodels.ollama_store import OllamaStore
+from nbmodels.storage.ollama_store import OllamaStore
 
 DEMO = ["tiny-embed:latest", "tiny-tools:latest", "tiny-vision:latest", "tinyllama-chat:latest"]
 
@@ -250,6 +250,78 @@ def test_embed(client: ollama.Client) -> None:
     assert len(short) == 16 and math.isclose(sum(x * x for x in short), 1.0, rel_tol=1e-6)
 
 
+TOY = "seeded toy generator"  # what the toy's note says, wherever the client can see it
+
+
+def _toy_note(value: Any) -> bool:
+    return isinstance(value, str) and TOY in value
+
+
+def test_pulled_models_say_in_every_answer_that_a_toy_answers(client: ollama.Client, ollama_server: OllamaServer, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    url = ollama_server.url
+    client.pull("llama3.2:1b")
+    client.pull("all-minilm:22m")
+    hi = [{"role": "user", "content": "Hi there"}]
+    with caplog.at_level("WARNING", logger="nbmodels.demo.ollama.server"):
+        assert _toy_note(client.generate("llama3.2:1b", "Tell me a story").thinking)
+        parts = list(client.generate("llama3.2:1b", "Tell me a story", stream=True))
+        assert _toy_note(parts[0].thinking) and _toy_note(parts[-1].thinking) and parts[-1].done
+        assert all(p.thinking is None for p in parts[1:-1]) and "".join(p.response for p in parts)
+        chat = client.chat("llama3.2:1b", messages=hi)
+        assert _toy_note(chat.message.thinking) and chat.message.content
+        parts = list(client.chat("llama3.2:1b", messages=hi, stream=True))
+        assert _toy_note(parts[0].message.thinking) and _toy_note(parts[-1].message.thinking)
+        assert _toy_note(client.generate("llama3.2:1b", "").thinking)  # a load-only answer
+        embedded = client.embed("all-minilm:22m", "hi")
+        assert _toy_note(embedded.done_reason) and len(embedded.embeddings[0]) == 768
+    # the log says it once per load, not once per answer
+    said = [r.getMessage() for r in caplog.records if TOY in r.getMessage()]
+    assert len(said) == 2, said
+    assert "llama3.2:1b" in said[0] and "all-minilm:22m" in said[1]
+    for name in ("llama3.2:1b", "all-minilm:22m"):
+        shown = client.show(name)
+        assert _toy_note(shown.details.parent_model) and _toy_note(shown.modelinfo["nbmodels.toy"])
+    for listing in (client.list(), client.ps()):
+        marked = {m.model for m in listing.models if _toy_note(m.details.parent_model)}
+        assert marked == {"llama3.2:1b", "all-minilm:22m"}
+    # and a header naming them, for whoever reads the HTTP answers themselves
+    pulled = "all-minilm:22m, llama3.2:1b"
+    for path, body, named in [
+        ("/api/tags", None, pulled),
+        ("/api/ps", None, pulled),
+        ("/api/show", {"model": "llama3.2:1b"}, "llama3.2:1b"),
+        ("/api/generate", {"model": "llama3.2:1b", "prompt": "hi", "stream": False}, "llama3.2:1b"),
+        ("/api/chat", {"model": "llama3.2:1b", "messages": hi}, "llama3.2:1b"),
+        ("/api/embed", {"model": "all-minilm:22m", "input": "hi"}, "all-minilm:22m"),
+        ("/api/embeddings", {"model": "all-minilm:22m", "prompt": "hi"}, "all-minilm:22m"),
+    ]:
+        answer = httpx.post(url + path, json=body) if body else httpx.get(url + path)
+        assert answer.status_code == 200 and answer.headers.get("X-Nbmodels-Toy") == named, path
+
+
+def test_the_demo_models_are_real_and_carry_no_toy_mark(client: ollama.Client, ollama_server: OllamaServer, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    hi = [{"role": "user", "content": "Hi there"}]
+    with caplog.at_level("WARNING", logger="nbmodels.demo.ollama.server"):
+        answers = [
+            client.generate("tinyllama-chat", "Hi", options={"num_predict": 3}),
+            *client.generate("tinyllama-chat", "Hi", options={"num_predict": 3}, stream=True),
+        ]
+        assert all(a.thinking is None for a in answers)
+        chats = [
+            client.chat("tinyllama-chat", messages=hi, options={"num_predict": 3}),
+            *client.chat("tinyllama-chat", messages=hi, options={"num_predict": 3}, stream=True),
+        ]
+        assert all(c.message.thinking is None for c in chats)
+        assert client.embed("tiny-embed", "hi").done_reason is None
+    assert not [r for r in caplog.records if TOY in r.getMessage()]
+    for listing in (client.list(), client.ps()):
+        assert all(m.details.parent_model == "" for m in listing.models)
+    shown = client.show("tinyllama-chat")
+    assert shown.details.parent_model == "" and "nbmodels.toy" not in shown.modelinfo
+    for path in ("/api/tags", "/api/ps"):
+        assert "X-Nbmodels-Toy" not in httpx.get(ollama_server.url + path).headers
+
+
 def test_ps_and_keep_alive(client: ollama.Client) -> None:
     assert client.ps().models == []
     client.generate("tinyllama-chat", "hi")
@@ -325,6 +397,11 @@ def test_without_the_engine_stack_the_demo_says_its_models_are_stand_ins(tmp_pat
     monkeypatch.undo()
     blob = OllamaStore(tmp_path / "store").get("tiny-embed").model_blob
     assert [t.name for t in _gguf_reader(blob).tensors] == ["token_embd.weight"]  # header only
+    with OllamaServer(tmp_path / "store") as server:  # and every answer says a toy answers
+        client = ollama.Client(host=server.url)
+        assert _toy_note(client.generate("tinyllama-chat", "hi").thinking)
+        assert _toy_note(client.embed("tiny-embed", "hi").done_reason)
+        assert all(_toy_note(m.details.parent_model) for m in client.list().models)
 
 
 def test_cli_reports_a_busy_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

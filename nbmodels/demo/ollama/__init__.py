@@ -5,9 +5,11 @@
     >>> with OllamaServer(tmp / "models", library=find_library()) as server:
     ...     ollama.Client(host=server.url).list()
 
-Run it from a shell with ``python -m nbmodels.demo.ollama --port 11434``. Generation is a
-seeded toy (see :mod:`nbmodels.demo.ollama.toy`), pulls write stand-in blobs (see
-:mod:`nbmodels.demo.ollama.pull`); everything else reads and writes a real Ollama store.
+Run it from a shell with ``python -m nbmodels.demo.ollama --port 11434``. The demo models
+are tiny real GGUF Llamas, run through nbmodels' engine; pulls write stand-in blobs (see
+:mod:`nbmodels.demo.ollama.pull`) that a seeded toy answers for (see
+:mod:`nbmodels.demo.ollama.toy`), and every answer about them says so. Everything else
+reads and writes a real Ollama store.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(
         prog="python -m nbmodels.demo.ollama",
-        description="Serve Ollama's REST API over an Ollama store (generation is a toy stand-in).",
+        description="Serve Ollama's REST API over an Ollama store (pulled models are answered "
+        "by a toy stand-in, and say so).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11434)

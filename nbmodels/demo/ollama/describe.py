@@ -4,6 +4,10 @@
 The model blob's GGUF header is read with :mod:`nbmodels.gguf_info` when the blob is a GGUF
 file (our demo models, anything pulled through this server, a real Ollama store). Stand-in
 blobs that are not GGUF fall back to :func:`.facts.manifest_facts`.
+
+A model whose blob has no weights (a pulled library model's stand-in, or a demo model seeded
+without torch) is answered by the toy generator: :func:`describe` says so (``toy``), and
+``/api/tags``, ``/api/ps`` and ``/api/show`` carry :data:`.toy.TOY_NOTE`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,18 @@ from typing import Any
 
 from ...errors import GGUFError
 from ...gguf_info import is_gguf, read_gguf_info
-from ...ollama_store import StoredModel, parse_parameter_size
+from ...storage.ollama_store import StoredModel, parse_parameter_size
 from .facts import ModelFacts, manifest_facts
+from .toy import TOY_NOTE
 
-__all__ = ["Description", "describe", "read_gguf_fields", "show_payload", "tags_entry"]
+__all__ = [
+    "Description",
+    "describe",
+    "has_weights",
+    "read_gguf_fields",
+    "show_payload",
+    "tags_entry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +60,19 @@ def read_gguf_fields(path: Path | None) -> dict[str, Any]:
     return fields
 
 
+def has_weights(blob: Path | None) -> bool:
+    """Whether a model blob is a GGUF with transformer blocks (the demo's real models, run by
+    the engine), not a header-only stand-in (pulled library models, or a demo seeded without
+    torch), which the toy generator answers."""
+    if blob is None:
+        return False
+    try:
+        info = read_gguf_info(blob)
+    except (GGUFError, OSError, ValueError):
+        return False
+    return info.tensor_count > 1 and f"{info.architecture}.block_count" in info.metadata
+
+
 def _file_type_name(value: Any) -> str | None:
     if not isinstance(value, int):
         return None
@@ -63,6 +88,14 @@ def _file_type_name(value: Any) -> str | None:
 class Description:
     facts: ModelFacts
     model_info: dict[str, Any]
+    toy: bool = False  # no weights: the toy generator answers for it
+
+    def details(self) -> dict[str, Any]:
+        """``details`` of /api/tags, /api/ps and /api/show (a toy's parent is the toy)."""
+        details = self.facts.details()
+        if self.toy:
+            details["parent_model"] = TOY_NOTE
+        return details
 
 
 def describe(stored: StoredModel) -> Description:
@@ -110,7 +143,10 @@ def describe(stored: StoredModel) -> Description:
     }
     for key, value in fields.items():
         info.setdefault(key, value)
-    return Description(facts=facts, model_info=info)
+    toy = not has_weights(stored.model_blob)
+    if toy:
+        info["nbmodels.toy"] = TOY_NOTE
+    return Description(facts=facts, model_info=info, toy=toy)
 
 
 def tags_entry(stored: StoredModel) -> dict[str, Any]:
@@ -121,7 +157,7 @@ def tags_entry(stored: StoredModel) -> dict[str, Any]:
         "modified_at": stored.modified_at.isoformat(),
         "size": stored.size,
         "digest": stored.digest,
-        "details": describe(stored).facts.details(),
+        "details": describe(stored).details(),
     }
 
 
@@ -165,7 +201,7 @@ def show_payload(stored: StoredModel) -> dict[str, Any]:
         "modelfile": _modelfile(stored, params),
         "parameters": _parameters_text(params),
         "template": stored.template or "",
-        "details": desc.facts.details(),
+        "details": desc.details(),
         "model_info": desc.model_info,
         "capabilities": list(desc.facts.capabilities),
         "modified_at": stored.modified_at.isoformat(),

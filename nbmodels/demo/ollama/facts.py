@@ -18,7 +18,7 @@ from typing import Any
 
 from ...errors import InvalidModelIdError
 from ...files import atomic_write
-from ...ollama_store import (
+from ...storage.ollama_store import (
     CONFIG_MEDIA_TYPE,
     MEDIA_TYPE_PREFIX,
     OllamaStore,

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...files import atomic_write
-from ...ollama_store import (
+from ...storage.ollama_store import (
     CONFIG_MEDIA_TYPE,
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ...ollama_store import OllamaStore
+from ...storage.ollama_store import OllamaStore
 
 __all__ = ["RegistryServer"]
 

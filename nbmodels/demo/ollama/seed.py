@@ -18,7 +18,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from ...ollama_store import OllamaStore, StoredModel
+from ...storage.ollama_store import OllamaStore, StoredModel
 
 __all__ = ["DEMO_MODELS", "seed_demo_models", "tiny_gguf"]
 

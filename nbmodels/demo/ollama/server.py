@@ -7,8 +7,15 @@ delete, copy, ps, generate, chat and embed.
 
 What is stand-in, and says so:
 
-* generation and embeddings come from :mod:`nbmodels.demo.ollama.toy`, a seeded toy
-  generator (deterministic text that respects ``num_predict`` and ``stop``), not a model;
+* the demo's own models are real (tiny GGUF Llamas run through nbmodels' engine), but the
+  models pulled from the library have stand-in blobs without weights: their generation and
+  embeddings come from :mod:`nbmodels.demo.ollama.toy`, a seeded toy generator
+  (deterministic text that respects ``num_predict`` and ``stop``), not a model. Every
+  answer about them says so, where the real ``ollama`` client shows it: ``thinking``
+  (generate, chat: the whole answer, and the first and last chunk of a stream),
+  ``done_reason`` (embed), ``details.parent_model`` (tags, ps, show) and
+  ``model_info["nbmodels.toy"]`` (show) hold :data:`~.toy.TOY_NOTE`; the
+  ``X-Nbmodels-Toy`` header names them; the log says it when one is loaded;
 * pulls lay out the real library manifests with small stand-in blobs (see :mod:`.pull`);
 * ``GET /api/library`` is our extension, not Ollama's: it serves the library snapshot so
   that the ``ollama`` source can read the catalog from a local server.
@@ -35,10 +42,10 @@ from typing import Any
 
 from ... import __version__
 from ...errors import InvalidModelIdError, ModelNotFoundError
-from ...ollama_store import OllamaStore, StoredModel
-from .describe import describe, show_payload, tags_entry
+from ...storage.ollama_store import OllamaStore, StoredModel
+from .describe import describe, has_weights, show_payload, tags_entry
 from .pull import PullError, pull_events
-from .toy import count_tokens, toy_completion, toy_embedding
+from .toy import TOY_HEADER, TOY_NOTE, count_tokens, toy_completion, toy_embedding
 
 __all__ = ["OllamaServer"]
 
@@ -181,16 +188,23 @@ class OllamaServer:
         with self._lock:
             return self._pull_locks.setdefault(name.strip().lower(), threading.Lock())
 
-    def load(self, stored: StoredModel, keep_alive: Any, context_length: int) -> int:
-        """Mark ``stored`` as loaded (for /api/ps); returns the load time in ns."""
+    def load(
+        self, stored: StoredModel, keep_alive: Any, context_length: int, *, toy: bool = False
+    ) -> int:
+        """Mark ``stored`` as loaded (for /api/ps); returns the load time in ns. Loading a
+        ``toy`` (a model the toy generator answers for) says so in the log."""
         started = time.perf_counter_ns()
         duration = _keep_alive(keep_alive)
         with self._lock:
             if duration is not None and duration.total_seconds() == 0:
                 self._loaded.pop(stored.name, None)
-            else:
-                expires = _NEVER if duration is None else self.clock() + duration
-                self._loaded[stored.name] = _Loaded(stored, expires, context_length)
+                return time.perf_counter_ns() - started
+            now = self.clock()
+            was = self._loaded.get(stored.name)
+            expires = _NEVER if duration is None else now + duration
+            self._loaded[stored.name] = _Loaded(stored, expires, context_length)
+        if toy and (was is None or was.expires_at <= now):
+            log.warning("loaded %s: %s (its blob has no weights)", stored.name, TOY_NOTE)
         return time.perf_counter_ns() - started
 
     def loaded(self) -> list[_Loaded]:
@@ -208,12 +222,12 @@ class OllamaServer:
         """A real model for ``stored`` when its blob is a GGUF with weights (run by
         nbmodels' engine); None for the stand-in blobs, which the toy generator answers."""
         blob = stored.model_blob
-        if blob is None or not _has_weights(blob):
+        if blob is None or not has_weights(blob):
             return None
         with self._lock:
             handle = self._engines.get(stored.digest)
             if handle is None:
-                from ...engine import load
+                from ...engine.handle import load
 
                 handle = load(blob, check_memory=False)
                 self._engines[stored.digest] = handle
@@ -226,19 +240,6 @@ class OllamaServer:
             return self.store.get(name)
         except (ModelNotFoundError, InvalidModelIdError):
             raise _APIError(404, f"model '{name}' not found") from None
-
-
-def _has_weights(blob: Path) -> bool:
-    """Whether a model blob is a GGUF with transformer blocks (the demo's real models), not
-    a header-only stand-in (pulled library models, or a demo seeded without torch)."""
-    from ...errors import GGUFError
-    from ...gguf_info import read_gguf_info
-
-    try:
-        info = read_gguf_info(blob)
-    except (GGUFError, OSError, ValueError):
-        return False
-    return info.tensor_count > 1 and f"{info.architecture}.block_count" in info.metadata
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -281,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        self.toys: list[str] = []  # models of this answer that the toy answers for (a header)
         routes = _ROUTES.get(path)
         try:
             body = self._read_body()
@@ -308,9 +310,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise _APIError(400, "the request body must be a JSON object")
         return body
 
+    def _toy_header(self) -> None:
+        if self.toys:
+            self.send_header(TOY_HEADER, ", ".join(self.toys))
+
     def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        self._toy_header()
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
@@ -335,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Send ``events`` as chunked NDJSON; False if the client went away mid-stream."""
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
+        self._toy_header()
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         iterator = iter(events)
@@ -365,12 +373,21 @@ class _Handler(BaseHTTPRequestHandler):
     def version(self, body: dict[str, Any]) -> None:
         self._send_json(200, {"version": OLLAMA_API_VERSION, "nbmodels": __version__})
 
+    def _listed(self, entry: dict[str, Any]) -> dict[str, Any]:
+        if entry["details"].get("parent_model") == TOY_NOTE:
+            self.toys.append(entry["name"])
+        return entry
+
     def tags(self, body: dict[str, Any]) -> None:
-        self._send_json(200, {"models": [tags_entry(m) for m in self.app.store.models()]})
+        models = [self._listed(tags_entry(m)) for m in self.app.store.models()]
+        self._send_json(200, {"models": models})
 
     def show(self, body: dict[str, Any]) -> None:
         stored = self.app.get_model(body.get("model") or body.get("name"))
-        self._send_json(200, show_payload(stored))
+        payload = show_payload(stored)
+        if payload["details"].get("parent_model") == TOY_NOTE:
+            self.toys.append(stored.name)
+        self._send_json(200, payload)
 
     def delete(self, body: dict[str, Any]) -> None:
         stored = self.app.get_model(body.get("model") or body.get("name"))
@@ -392,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
     def ps(self, body: dict[str, Any]) -> None:
         models = []
         for loaded in self.app.loaded():
-            entry = tags_entry(loaded.model)
+            entry = self._listed(tags_entry(loaded.model))
             entry.pop("modified_at")
             entry.update(
                 expires_at=loaded.expires_at.isoformat(),
@@ -421,6 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
                 events = pull_events(self.app.store, self.app.library_manifests(), name)
             except PullError as exc:
                 raise _APIError(404, str(exc)) from None
+            self.toys.append(name)  # what a pull lays out is a stand-in without weights
             if body.get("stream", True):
                 self._stream(events, after=self.app.on_pull_event)
             else:
@@ -439,7 +457,8 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter_ns()
         name = body.get("model")
         stored = self.app.get_model(name)
-        facts = describe(stored).facts
+        desc = describe(stored)
+        facts = desc.facts
         what = "chat" if chat else "generate"
         if "completion" not in facts.capabilities:
             raise _APIError(400, f'"{name}" does not support {what}')
@@ -449,7 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(options, dict):
             raise _APIError(400, "options must be an object")
         ctx = int(options.get("num_ctx") or facts.context_length)
-        load_ns = self.app.load(stored, body.get("keep_alive"), ctx)
+        if desc.toy:
+            self.toys.append(stored.name)
+        load_ns = self.app.load(stored, body.get("keep_alive"), ctx, toy=desc.toy)
         system = body.get("system") or stored.system or ""
         if chat:
             messages = body.get("messages") or []
@@ -464,15 +485,17 @@ class _Handler(BaseHTTPRequestHandler):
             prompt = str(body.get("prompt") or "")
         base = {"model": stored.name, "created_at": _now_iso()}
 
-        def piece(text: str) -> dict[str, Any]:
-            if chat:
-                return {"message": {"role": "assistant", "content": text}}
-            return {"response": text}
+        def piece(text: str, note: bool = False) -> dict[str, Any]:
+            """A piece of the answer; ``note``: with the toy's note as its ``thinking``."""
+            out: dict[str, Any] = {"role": "assistant", "content": text} if chat else {"response": text}  # fmt: skip
+            if note:
+                out["thinking"] = TOY_NOTE
+            return {"message": out} if chat else out
 
         if not prompt.strip() and not body.get("images"):  # Ollama: load (or unload) only
             keep = _keep_alive(body.get("keep_alive"))
             reason = "unload" if keep is not None and keep.total_seconds() == 0 else "load"
-            self._send_json(200, {**base, **piece(""), "done": True, "done_reason": reason})
+            self._send_json(200, {**base, **piece("", desc.toy), "done": True, "done_reason": reason})  # fmt: skip
             return
         stop = options.get("stop") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
@@ -497,7 +520,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = count_tokens(f"{system}\n{prompt}")
         final = {
             **base,
-            **piece(""),
+            **piece("", note=True),
             "done": True,
             "done_reason": completion.done_reason,
             "total_duration": time.perf_counter_ns() - started,
@@ -508,14 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
             "eval_duration": eval_ns,
         }
         if not body.get("stream", True):
-            final.update(piece("".join(tokens)))
+            final.update(piece("".join(tokens), note=True))
             final["total_duration"] = time.perf_counter_ns() - started
             self._send_json(200, final)
             return
 
-        def events() -> Iterator[dict[str, Any]]:
-            for token in tokens:
-                yield {**base, "created_at": _now_iso(), **piece(token), "done": False}
+        def events() -> Iterator[dict[str, Any]]:  # the note opens and closes the stream
+            for i, token in enumerate(tokens):
+                yield {**base, "created_at": _now_iso(), **piece(token, i == 0), "done": False}
             final["total_duration"] = time.perf_counter_ns() - started
             yield final
 
@@ -586,7 +609,8 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter_ns()
         name = body.get("model")
         stored = self.app.get_model(name)
-        facts = describe(stored).facts
+        desc = describe(stored)
+        facts = desc.facts
         if "embedding" not in facts.capabilities:
             raise _APIError(400, f'"{name}" does not support embeddings')
         raw = body.get("prompt", "") if legacy else body.get("input", "")
@@ -598,7 +622,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise _APIError(
                 400, f"dimensions must be between 1 and {facts.embedding_length}, got {dims!r}"
             )
-        load_ns = self.app.load(stored, body.get("keep_alive"), facts.context_length)
+        if desc.toy:
+            self.toys.append(stored.name)  # the legacy answer has no field to say it in
+        load_ns = self.app.load(stored, body.get("keep_alive"), facts.context_length, toy=desc.toy)  # fmt: skip
         engine = self.app.engine_for(stored)
         if engine is not None:  # a real model: its mean-pooled last hidden state, as Ollama's
             import numpy as np
@@ -614,16 +640,16 @@ class _Handler(BaseHTTPRequestHandler):
         if legacy:
             self._send_json(200, {"embedding": vectors[0] if vectors else []})
             return
-        self._send_json(
-            200,
-            {
-                "model": stored.name,
-                "embeddings": vectors,
-                "total_duration": time.perf_counter_ns() - started,
-                "load_duration": load_ns,
-                "prompt_eval_count": counted,
-            },
-        )
+        answer = {
+            "model": stored.name,
+            "embeddings": vectors,
+            "total_duration": time.perf_counter_ns() - started,
+            "load_duration": load_ns,
+            "prompt_eval_count": counted,
+        }
+        if desc.toy:  # Ollama sends no done_reason here: the one field the client keeps free
+            answer["done_reason"] = TOY_NOTE
+        self._send_json(200, answer)
 
 
 _Endpoint = Callable[[_Handler, dict[str, Any]], None]

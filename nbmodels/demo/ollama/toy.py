@@ -16,7 +16,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Completion", "count_tokens", "toy_completion", "toy_embedding"]
+__all__ = [
+    "TOY_HEADER",
+    "TOY_NOTE",
+    "Completion",
+    "count_tokens",
+    "toy_completion",
+    "toy_embedding",
+]
+
+#: What the server writes in the answers of models the toy answers for, in fields the real
+#: ``ollama`` client keeps (its pydantic types drop unknown ones): ``thinking`` of generate
+#: and chat, ``done_reason`` of embed (Ollama leaves it unset there), ``details.parent_model``
+#: of tags, ps and show, and ``model_info["nbmodels.toy"]`` of show.
+TOY_NOTE = "nbmodels toy stand-in: answers come from a seeded toy generator, not from a model"
+#: The header of every answer about such models: their names.
+TOY_HEADER = "X-Nbmodels-Toy"
 
 _SENTENCE = (
     "the model answers with a short and friendly sentence about local language models "
