@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nbmodels.catalog import Catalog
+from nbmodels.discover.catalog import Catalog
 from nbmodels.errors import NBModelsWarning
 from nbmodels.frame import to_frame
 from nbmodels.settings import Settings

@@ -164,7 +164,7 @@ def run(gib: float = 1.0, repeat: int = 1) -> tuple[list[Row], dict[str, float]]
 
     from nbmodels import Settings
     from nbmodels.demo.hub import HubServer
-    from nbmodels.downloader import Downloader
+    from nbmodels.downloader.core import Downloader
 
     total = int(gib * 2**30)
     work = Path(tempfile.mkdtemp(prefix="nbmodels-bench-dl-"))
@@ -291,7 +291,7 @@ def _serve(repos: Path) -> tuple[subprocess.Popen[str], str]:
 
 def _throttle(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from nbmodels import Settings
-    from nbmodels.downloader import Downloader
+    from nbmodels.downloader.core import Downloader
 
     rate = 50e6
     cache = work / "throttle"
@@ -317,7 +317,7 @@ def _throttle(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-d
 _CHILD = """
 import sys
 from nbmodels import Settings
-from nbmodels.downloader import Downloader
+from nbmodels.downloader.core import Downloader
 d = Downloader(Settings(home=sys.argv[2] + "/home", hf_endpoint=sys.argv[1], hf_cache=sys.argv[2]),
                max_bytes_per_second=float(sys.argv[3]))
 d.download("bench/one-file").wait()
@@ -326,7 +326,7 @@ d.download("bench/one-file").wait()
 
 def _kill_resume(hub, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from nbmodels import Settings
-    from nbmodels.downloader import PARTIAL_SUFFIX, Downloader
+    from nbmodels.downloader.core import PARTIAL_SUFFIX, Downloader
 
     cache = work / "kill"
     size = next((work / "repos" / "bench" / "one-file").glob("model.bin")).stat().st_size
@@ -366,7 +366,7 @@ def interleaved(shards: int = 8, mib: int = 64, rounds: int = 7) -> dict[str, An
     from huggingface_hub import HfApi
 
     from nbmodels import Settings
-    from nbmodels.downloader import Downloader
+    from nbmodels.downloader.core import Downloader
 
     work = Path(tempfile.mkdtemp(prefix="nbmodels-bench-il-"))
     repo_id = f"{ORG}/shards"

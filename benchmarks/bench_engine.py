@@ -146,7 +146,7 @@ import torch
 torch.set_num_threads(2)
 from memory_probe import _peak, _reset_peak, _rss, MiB
 import nbmodels
-from nbmodels.engine import load
+from nbmodels.engine.handle import load
 folder, mode = sys.argv[1], sys.argv[2]
 opts = {"fp32": {"dtype": "float32"}, "bf16": {"dtype": "bfloat16"},
         "8bit": {"dtype": "float32", "quantization": "8bit"},

@@ -32,7 +32,7 @@ def cases(name: str) -> list[tuple[int, int, int]]:
 
 
 def estimate(folder: Path, mode: str, prompt: int, new: int, batch: int, loader: str = "nbmodels") -> dict[str, float]:  # fmt: skip
-    from nbmodels.memory import estimate_memory
+    from nbmodels.config.memory import estimate_memory
 
     est = estimate_memory(folder, context=prompt + new, batch=batch, loader=loader, **MODES[mode])
     return {

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nbmodels.modelregistry import Registry
+from nbmodels.storage.registry import Registry
 from nbmodels.types import ModelMetadata, ModelSource, SupportedTask
 
 WORDS = ["llama", "qwen", "mistral", "phi", "gemma", "bert", "coder", "chat", "vision", "tiny"]
@@ -121,7 +121,7 @@ _WRITER = textwrap.dedent(
     sys.path.insert(0, sys.argv[5])
     kind, path, worker, ops = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     from bench_registry import JsonStore, RawSQLite, fake
-    from nbmodels.modelregistry import Registry
+    from nbmodels.storage.registry import Registry
     errors = 0
     lat = []
     if kind == "nbmodels":

@@ -25,7 +25,7 @@ import json, sys, time
 sys.path.insert(0, sys.argv[3]); sys.path.insert(0, sys.argv[4])
 import torch
 import nbmodels
-from nbmodels.engine import load
+from nbmodels.engine.handle import load
 folder, mode = sys.argv[1], sys.argv[2]
 opts = {"fp16": {"dtype": "float16"}, "8bit": {"dtype": "float16", "quantization": "8bit"},
         "nf4": {"dtype": "float16", "quantization": "nf4", "compute_dtype": "float16"}}[mode]

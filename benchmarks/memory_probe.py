@@ -169,7 +169,7 @@ def measure(
     def _load(path: Path) -> Any:
         model = None
         if loader == "nbmodels":
-            from nbmodels.loader import load_streaming
+            from nbmodels.engine.loader import load_streaming
 
             model = load_streaming(
                 cls, path, dtype=kwargs["dtype"], quantization=kwargs.get("quantization_config")

@@ -32,16 +32,16 @@ _use_readable_warnings()  # one line per nbmodels warning, in notebooks and term
 
 # name -> module that defines it; loaded on first attribute access (PEP 562)
 _LAZY = {
-    "Catalog": "nbmodels.catalog",
-    "search": "nbmodels.catalog",
-    "sql": "nbmodels.catalog",
-    "popular": "nbmodels.catalog",
-    "trending": "nbmodels.catalog",
-    "by_author": "nbmodels.catalog",
-    "by_tag": "nbmodels.catalog",
-    "by_task": "nbmodels.catalog",
-    "model_info": "nbmodels.catalog",
-    "refresh": "nbmodels.catalog",
+    "Catalog": "nbmodels.discover.catalog",
+    "search": "nbmodels.discover.catalog",
+    "sql": "nbmodels.discover.catalog",
+    "popular": "nbmodels.discover.catalog",
+    "trending": "nbmodels.discover.catalog",
+    "by_author": "nbmodels.discover.catalog",
+    "by_tag": "nbmodels.discover.catalog",
+    "by_task": "nbmodels.discover.catalog",
+    "model_info": "nbmodels.discover.catalog",
+    "refresh": "nbmodels.discover.catalog",
     "get_source": "nbmodels.sources",
     "available_sources": "nbmodels.sources",
     "register_source": "nbmodels.sources",
@@ -49,31 +49,31 @@ _LAZY = {
     "detect_tasks": "nbmodels.tasks",
     "classify_model_type": "nbmodels.tasks",
     "browse": "nbmodels.widgets",
-    "download": "nbmodels.downloader",
-    "downloads": "nbmodels.downloader",
-    "downloaded_models": "nbmodels.downloader",
-    "verify": "nbmodels.downloader",
-    "Downloader": "nbmodels.downloader",
-    "DownloadTask": "nbmodels.downloader",
+    "download": "nbmodels.downloader.core",
+    "downloads": "nbmodels.downloader.core",
+    "downloaded_models": "nbmodels.downloader.core",
+    "verify": "nbmodels.downloader.core",
+    "Downloader": "nbmodels.downloader.core",
+    "DownloadTask": "nbmodels.downloader.core",
     "hardware": "nbmodels.machine",
-    "configure": "nbmodels.configuration",
-    "validate": "nbmodels.configuration",
-    "templates": "nbmodels.configuration",
-    "get_configuration": "nbmodels.configuration",
-    "update_configuration": "nbmodels.configuration",
-    "save_configuration": "nbmodels.configuration",
+    "configure": "nbmodels.config.configuration",
+    "validate": "nbmodels.config.configuration",
+    "templates": "nbmodels.config.configuration",
+    "get_configuration": "nbmodels.config.configuration",
+    "update_configuration": "nbmodels.config.configuration",
+    "save_configuration": "nbmodels.config.configuration",
     "config_editor": "nbmodels.widgets",
     "registry_view": "nbmodels.widgets",
     "playground": "nbmodels.widgets",
-    "estimate_memory": "nbmodels.memory",
-    "Registry": "nbmodels.modelregistry",
-    "load": "nbmodels.engine",
-    "lock": "nbmodels.lockfile",
-    "sync": "nbmodels.lockfile",
-    "Lockfile": "nbmodels.lockfile",
+    "estimate_memory": "nbmodels.config.memory",
+    "Registry": "nbmodels.storage.registry",
+    "load": "nbmodels.engine.handle",
+    "lock": "nbmodels.downloader.lockfile",
+    "sync": "nbmodels.downloader.lockfile",
+    "Lockfile": "nbmodels.downloader.lockfile",
     "ModelManager": "nbmodels.modelmanager",
     "manager": "nbmodels.modelmanager",
-    "MemoryEstimate": "nbmodels.memory",
+    "MemoryEstimate": "nbmodels.config.memory",
 }
 
 __all__ = [
@@ -133,7 +133,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .catalog import (
+    from .config.configuration import (
+        configure,
+        get_configuration,
+        save_configuration,
+        templates,
+        update_configuration,
+        validate,
+    )
+    from .config.memory import MemoryEstimate, estimate_memory
+    from .discover.catalog import (
         Catalog,
         by_author,
         by_tag,
@@ -145,15 +154,7 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
-    from .configuration import (
-        configure,
-        get_configuration,
-        save_configuration,
-        templates,
-        update_configuration,
-        validate,
-    )
-    from .downloader import (
+    from .downloader.core import (
         Downloader,
         DownloadTask,
         download,
@@ -161,20 +162,19 @@ if TYPE_CHECKING:  # pragma: no cover
         downloads,
         verify,
     )
-    from .engine import load
-    from .lockfile import Lockfile, lock, sync
+    from .downloader.lockfile import Lockfile, lock, sync
+    from .engine.handle import load
     from .machine import hardware
-    from .memory import MemoryEstimate, estimate_memory
     from .modelmanager import ModelManager, manager
-    from .modelregistry import Registry
     from .sources import Source, available_sources, get_source, register_source
+    from .storage.registry import Registry
     from .tasks import classify_model_type, detect_tasks
     from .widgets import browse, config_editor, playground, registry_view
 
 
 def __getattr__(name: str) -> Any:
     if name == "registry":  # the default registry of the current settings: never cached here
-        from .modelregistry import default_registry
+        from .storage.registry import default_registry
 
         return default_registry()
     module = _LAZY.get(name)

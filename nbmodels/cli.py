@@ -167,7 +167,7 @@ def cmd_hub(rest: list[str]) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import catalog
+    from .discover import catalog
 
     df = catalog.search(args.query, source=args.source, task=args.task, limit=args.limit)
     if args.json:
@@ -183,7 +183,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import catalog
+    from .discover import catalog
 
     df = catalog.sql(args.query)
     if args.json:
@@ -194,7 +194,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .downloader import Downloader, DownloadPlan
+    from .downloader.core import Downloader, DownloadPlan
     from .units import parse_size
 
     rate = parse_size(args.max_rate) if args.max_rate else None
@@ -235,7 +235,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .downloader import verify
+    from .downloader.core import verify
 
     report = verify(args.model, revision=args.revision, repair=args.repair)
     if args.json:
@@ -273,7 +273,7 @@ def _records(df: Any) -> list[dict]:
 def cmd_info(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .catalog import model_info
+    from .discover.catalog import model_info
 
     meta = model_info(args.model, revision=args.revision)
     data = {f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)}
@@ -288,7 +288,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .downloader import downloaded_models
+    from .downloader.core import downloaded_models
 
     df = downloaded_models()
     if args.json:
@@ -316,7 +316,7 @@ def _parse_sets(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
-    from .configuration import configuration_dict, configure, save_configuration, validate
+    from .config.configuration import configuration_dict, configure, save_configuration, validate
 
     cfg = configure(
         args.model, template=args.template, optimize=args.optimize, **_parse_sets(args.set)
@@ -337,7 +337,7 @@ def cmd_configure(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .memory import estimate_memory
+    from .config.memory import estimate_memory
 
     overrides = {
         k: v for k, v in {"quantization": args.quantization, "dtype": args.dtype}.items() if v
@@ -359,7 +359,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_registry(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .modelregistry import default_registry
+    from .storage.registry import default_registry
 
     reg = default_registry()
     if args.action == "stats":
@@ -394,7 +394,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .engine import load
+    from .engine.handle import load
 
     overrides = {"max_tokens": args.max_tokens} if args.max_tokens else {}
     if args.temperature is not None:
@@ -437,7 +437,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    from .lockfile import lock
+    from .downloader.lockfile import lock
 
     locked = lock(args.models, args.output, revision=args.revision, progress=not args.json)
     if args.json:
@@ -449,7 +449,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from .lockfile import sync
+    from .downloader.lockfile import sync
 
     def said(model: str, state: str) -> None:
         if not args.json:

@@ -24,9 +24,9 @@ from .settings import Settings, default_settings
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .catalog import Catalog
-    from .downloader import Downloader, DownloadTask
-    from .modelregistry import Registry
+    from .discover.catalog import Catalog
+    from .downloader.core import Downloader, DownloadTask
+    from .storage.registry import Registry
     from .types import ModelConfiguration
 
 __all__ = ["ModelManager", "manager"]
@@ -50,19 +50,19 @@ class ModelManager:
 
     @property
     def catalog(self) -> Catalog:
-        from .catalog import Catalog, default_catalog
+        from .discover.catalog import Catalog, default_catalog
 
         return default_catalog() if self._settings is None else _cached(self, "_catalog", lambda: Catalog(self.settings))  # fmt: skip
 
     @property
     def registry(self) -> Registry:
-        from .modelregistry import Registry, default_registry
+        from .storage.registry import Registry, default_registry
 
         return default_registry() if self._settings is None else _cached(self, "_registry", lambda: Registry(settings=self.settings))  # fmt: skip
 
     @property
     def downloader(self) -> Downloader:
-        from .downloader import Downloader, default_downloader
+        from .downloader.core import Downloader, default_downloader
 
         return default_downloader() if self._settings is None else _cached(self, "_downloader", lambda: Downloader(self.settings))  # fmt: skip
 
@@ -77,7 +77,7 @@ class ModelManager:
     @property
     def paths(self) -> dict[str, Path]:
         """Where everything lives (set them with ``Settings`` / the environment)."""
-        from .configuration import configurations_folder, templates_folder
+        from .config.configuration import configurations_folder, templates_folder
 
         s = self.settings
         return {"home": s.home, "hf_cache": s.hf_cache, "ollama_models": s.ollama_models,
@@ -98,7 +98,7 @@ class ModelManager:
         says when that cut a source's answer short)."""
         import pandas as pd
 
-        from .catalog import fit_limit_bytes
+        from .discover.catalog import fit_limit_bytes
 
         df = self.catalog.search(
             task=task, model_type=model_type, limit=max(50, 10 * limit), **filters
@@ -141,7 +141,7 @@ class ModelManager:
         return self.downloader.download(model_id, **kwargs)
 
     def configure(self, model: Any, **kwargs: Any) -> ModelConfiguration:
-        from .configuration import configure
+        from .config.configuration import configure
 
         return configure(model, settings=self.settings, **kwargs)
 
@@ -155,8 +155,8 @@ class ModelManager:
     ) -> tuple[DownloadTask, ModelConfiguration]:
         """Download ``model_id`` (waits; progress shows as for ``download``), configure it
         from its files, store the configuration; the registry records both."""
-        from .configuration import configure, save_configuration
-        from .downloader import DownloadTask
+        from .config.configuration import configure, save_configuration
+        from .downloader.core import DownloadTask
 
         task = self.downloader.download(model_id)
         assert isinstance(task, DownloadTask)  # not a dry run
@@ -178,7 +178,7 @@ class ModelManager:
 
     def optimize_configuration(self, model_id: str, goal: str) -> ModelConfiguration:
         """Re-tune the stored configuration of ``model_id`` for ``goal``, and store it."""
-        from .configuration import get_configuration, optimize, save_configuration
+        from .config.configuration import get_configuration, optimize, save_configuration
 
         cfg = get_configuration(model_id, self.settings) or self.configure(model_id)
         tuned = optimize(cfg, goal)
@@ -203,7 +203,7 @@ class ModelManager:
                 "bytes_downloaded": sum(t.progress.downloaded_bytes for t in tasks)}  # fmt: skip
 
     def configuration_stats(self) -> dict[str, Any]:
-        from .configuration import stored_configurations, templates
+        from .config.configuration import stored_configurations, templates
 
         return {"stored": len(stored_configurations(self.settings)), "templates": len(templates(self.settings))}  # fmt: skip
 
@@ -215,7 +215,7 @@ class ModelManager:
 
     def validate(self) -> dict[str, list[str]]:
         """Problems anywhere: the registry's, and stored configurations that do not validate."""
-        from .configuration import configurations_folder, load_configuration, validate
+        from .config.configuration import configurations_folder, load_configuration, validate
 
         bad = []
         folder = configurations_folder(self.settings)
@@ -238,7 +238,7 @@ class ModelManager:
         it: they come back from their sources."""
         import tempfile
 
-        from .configuration import configurations_folder, templates_folder
+        from .config.configuration import configurations_folder, templates_folder
 
         target = Path(path)
         from .files import atomic_path
@@ -257,7 +257,7 @@ class ModelManager:
         of the home's own configurations were set aside (see :meth:`Registry.restore`)."""
         import tempfile
 
-        from .configuration import configurations_folder, templates_folder
+        from .config.configuration import configurations_folder, templates_folder
         from .files import atomic_write
 
         source = Path(path)

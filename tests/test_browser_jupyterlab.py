@@ -26,7 +26,7 @@ from browser import (
     write_notebook,
 )
 
-from nbmodels.catalog import Catalog
+from nbmodels.discover.catalog import Catalog
 from nbmodels.settings import Settings
 
 pytestmark = [
@@ -199,7 +199,7 @@ def test_the_configuration_editor_validates_live_and_saves_in_jupyterlab(
 
 
 def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny_models, tmp_path):
-    from nbmodels.modelregistry import Registry
+    from nbmodels.storage.registry import Registry
     from nbmodels.types import ModelConfiguration, ModelMetadata, ModelSource, SupportedTask
 
     env = _kernel_env(hub_server, tmp_path)

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 import nbmodels
-from nbmodels import catalog as catalog_mod
-from nbmodels.catalog import Catalog, default_catalog, set_default_catalog
+from nbmodels.discover import catalog as catalog_mod
+from nbmodels.discover.catalog import Catalog, default_catalog, set_default_catalog
 from nbmodels.errors import (
     ConfigurationError,
     CorruptCatalogError,
@@ -790,6 +790,31 @@ def test_default_catalog_is_built_from_the_environment(isolated_env: Path) -> No
     assert cat.source_names == ["huggingface", "ollama", "local"]
     with pytest.raises(ConfigurationError):
         set_default_catalog("nope")  # type: ignore[arg-type]
+
+
+def test_the_names_other_modules_import_from_the_catalog_module_are_still_there() -> None:
+    """catalog.py is split (catalog_storage, asking, search_args, sqlguard, downloaded);
+    what others import from it still comes from there, the very same objects."""
+    from nbmodels.discover import asking, search_args, sqlguard
+
+    assert catalog_mod._warned is asking._warned  # conftest clears it through catalog._warned
+    assert catalog_mod._READ_ONLY is sqlguard.READ_ONLY
+    assert catalog_mod.fit_limit_bytes is search_args.fit_limit_bytes
+    for name in ("model_info", "default_catalog", "hf_cached_repos", *catalog_mod.__all__):
+        assert callable(getattr(catalog_mod, name)) or name == "SORT_KEYS", name
+
+
+def test_a_warning_points_past_every_nbmodels_frame(tmp_path: Path) -> None:
+    """Called through another nbmodels module (a widget, say), a warning still points at the
+    person's line, not at the nbmodels module in between."""
+    cat = make(tmp_path, RecordSource(), BrokenSource())
+    inside = Path(nbmodels.__file__).resolve().parent / "widgets" / "_a_caller.py"
+    code = compile("def call(cat):\n    return cat.search('phi', limit=5)\n", str(inside), "exec")
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    with pytest.warns(SourceWarning, match="did not answer") as caught:
+        namespace["call"](cat)
+    assert caught[0].filename == __file__
 
 
 # -- the benchmark runner, tiny -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbmodels.configuration import (
+from nbmodels.config.configuration import (
     generation_config,
     load_configuration,
     quantization_config,
@@ -154,7 +154,7 @@ def test_a_yaml_with_an_unknown_field_says_which(tmp_path: Path) -> None:
 
 # -- templates -------------------------------------------------------------------------------------
 def test_the_builtin_templates_cover_the_seed_and_more_and_all_validate() -> None:
-    from nbmodels.configuration import templates
+    from nbmodels.config.configuration import templates
 
     found = {t.template_id: t for t in templates()}
     assert {"interface", "knowledge", "embedding"} <= set(found)  # the seed's three
@@ -165,7 +165,7 @@ def test_the_builtin_templates_cover_the_seed_and_more_and_all_validate() -> Non
 
 
 def test_a_configuration_from_a_template_with_overrides() -> None:
-    from nbmodels.configuration import BUILTIN_TEMPLATES, from_template
+    from nbmodels.config.configuration import BUILTIN_TEMPLATES, from_template
 
     c = from_template("interface", "org/chat", temperature=0.1)
     assert (
@@ -180,7 +180,7 @@ def test_a_configuration_from_a_template_with_overrides() -> None:
 
 
 def test_users_add_templates_as_yaml_and_a_broken_one_is_said(tmp_path: Path) -> None:
-    from nbmodels.configuration import (
+    from nbmodels.config.configuration import (
         BUILTIN_TEMPLATES,
         from_template,
         save_template,
@@ -217,7 +217,7 @@ def test_users_add_templates_as_yaml_and_a_broken_one_is_said(tmp_path: Path) ->
 
 # -- auto-configuration ------------------------------------------------------------------------------
 def test_auto_configuration_reads_the_models_own_files(tiny_models: dict[str, Path]) -> None:
-    from nbmodels.configuration import auto_configure
+    from nbmodels.config.configuration import auto_configure
     from nbmodels.demo.hub.tinymodels import CHAT, EMBEDDER
 
     chat = auto_configure(tiny_models[CHAT])
@@ -233,7 +233,7 @@ def test_auto_configuration_reads_the_models_own_files(tiny_models: dict[str, Pa
 
 
 def test_auto_configuration_from_metadata_alone() -> None:
-    from nbmodels.configuration import auto_configure, choose_template
+    from nbmodels.config.configuration import auto_configure, choose_template
     from nbmodels.types import ModelMetadata, ModelSource
 
     meta = ModelMetadata(
@@ -297,7 +297,7 @@ def _machine(*, gpu: bool = False, bnb: bool = True):  # type: ignore[no-untyped
 
 
 def test_optimize_for_each_goal_explains_each_choice() -> None:
-    from nbmodels.configuration import optimize
+    from nbmodels.config.configuration import optimize
 
     base = ModelConfiguration("org/m")
     memory = optimize(base, "memory", hardware=_machine())
@@ -360,7 +360,7 @@ def test_configure_refuses_a_value_of_the_wrong_type_with_validates_suggestion(
     tiny_models: dict[str, Path], tmp_path: Path, changes: dict[str, Any]
 ) -> None:
     from nbmodels import configure
-    from nbmodels.configuration import configuration_path, update_configuration
+    from nbmodels.config.configuration import configuration_path, update_configuration
     from nbmodels.settings import Settings
 
     folder = tiny_models["nbmodels-demo/tiny-llama-chat"]
@@ -402,7 +402,7 @@ def test_configure_still_takes_out_of_range_numbers_and_every_choice(
 # -- one stored configuration per model ------------------------------------------------------------
 def test_each_model_keeps_its_configuration_as_yaml_in_the_home(tmp_path: Path) -> None:
     import nbmodels
-    from nbmodels.configuration import (
+    from nbmodels.config.configuration import (
         configuration_path,
         get_configuration,
         stored_configurations,
@@ -442,14 +442,14 @@ def test_two_kernels_updating_one_model_lose_neither_change(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from nbmodels.configuration import get_configuration
+    from nbmodels.config.configuration import get_configuration
     from nbmodels.settings import Settings
 
     s = Settings(home=tmp_path / "home")
     save_configuration(cfg(), settings=s)
     script = """
 import sys
-from nbmodels.configuration import update_configuration
+from nbmodels.config.configuration import update_configuration
 field, last = sys.argv[1], sys.argv[2]
 for i in range(40):
     update_configuration("org/name", **{field: (i if field == "top_k" else i / 100)})
@@ -469,7 +469,7 @@ def test_memory_optimisation_picks_8bit_for_layers_narrower_than_a_4bit_block(ti
     import dataclasses
 
     from nbmodels import machine
-    from nbmodels.configuration import configure, optimize
+    from nbmodels.config.configuration import configure, optimize
 
     cfg = configure(tiny_models["nbmodels-demo/tiny-llama-chat"])  # 32 wide
     assert cfg.custom_settings["layer_width"] == 32

@@ -21,7 +21,7 @@ import pytest
 
 from nbmodels import Settings
 from nbmodels.demo.hub import HubServer
-from nbmodels.downloader import (
+from nbmodels.downloader.core import (
     LOCK_SUFFIX,
     PARTIAL_SUFFIX,
     Downloader,
@@ -421,7 +421,7 @@ _CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from nbmodels import Settings
-    from nbmodels.downloader import Downloader
+    from nbmodels.downloader.core import Downloader
     endpoint, cache, rate, patterns = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     d = Downloader(Settings(home=Path(cache) / "home", hf_endpoint=endpoint, hf_cache=cache),
                    max_bytes_per_second=rate or None, backoff=0.01)
@@ -526,7 +526,7 @@ def test_a_full_disk_is_refused_before_anything_is_written(
 def test_a_disk_that_fills_during_the_download_is_a_storage_error_and_no_blob(
     hub: HubServer, repos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbmodels import downloader
+    from nbmodels.downloader import http as transfer  # where a writer's file is opened
     from nbmodels.errors import StorageError
 
     written = [0]
@@ -537,7 +537,7 @@ def test_a_disk_that_fills_during_the_download_is_a_storage_error_and_no_blob(
             return _Filling(fh, written)
         return fh
 
-    monkeypatch.setattr(downloader, "open", filling_open, raising=False)
+    monkeypatch.setattr(transfer, "open", filling_open, raising=False)
     task = _get(_downloader(hub, tmp_path), REPO, allow_patterns=WEIGHTS)
     with pytest.raises(StorageError, match="disk is full"):
         task.wait(60)
@@ -681,7 +681,7 @@ def test_a_task_shows_itself_as_the_panel_in_a_notebook(hub: HubServer, tmp_path
 def test_browse_downloads_the_selected_model(hub: HubServer, repos: Path, tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
     import nbmodels
-    from nbmodels.catalog import Catalog
+    from nbmodels.discover.catalog import Catalog
 
     cat = Catalog(_settings(hub, tmp_path), sources=["huggingface"])
     b = nbmodels.browse(cat, query="download")
@@ -807,7 +807,7 @@ def test_the_catalog_learns_what_is_downloaded_from_the_disk(
     import shutil
 
     import nbmodels
-    from nbmodels.catalog import Catalog
+    from nbmodels.discover.catalog import Catalog
 
     settings = _settings(hub, tmp_path)
     cat = Catalog(settings, sources=["huggingface"])
@@ -896,7 +896,7 @@ def test_an_ollama_model_comes_straight_from_the_registry_into_the_store(
     registry: object, tmp_path: Path
 ) -> None:
     from nbmodels.gguf_info import read_gguf_info
-    from nbmodels.ollama_store import OllamaStore
+    from nbmodels.storage.ollama_store import OllamaStore
 
     d = _registry_downloader(registry, tmp_path)
     plan = d.download("tinyllama-chat", source="ollama", dry_run=True)
@@ -920,7 +920,7 @@ def test_an_ollama_model_comes_straight_from_the_registry_into_the_store(
 def test_a_registry_pull_resumes_a_dropped_blob_and_never_shows_a_half_model(
     registry: object, tmp_path: Path
 ) -> None:
-    from nbmodels.ollama_store import OllamaStore
+    from nbmodels.storage.ollama_store import OllamaStore
 
     registry.drop_at = 100  # type: ignore[attr-defined]
     d = _registry_downloader(registry, tmp_path)
@@ -1028,7 +1028,7 @@ _RACE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from nbmodels.lease import Lease
+    from nbmodels.downloader.lease import Lease
     folder, trials, go = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     while time.time() < go:
         pass
@@ -1214,3 +1214,45 @@ def test_a_repo_with_an_empty_file_downloads(hub: HubServer, tmp_path: Path) -> 
         "nbmodels-test/empty-file", cache_dir=tmp_path / "theirs", endpoint=hub.url
     )
     assert (Path(theirs) / "empty.txt").read_bytes() == b""
+
+
+def test_the_package_names_its_public_pieces_and_core_still_has_them() -> None:
+    """``nbmodels.downloader`` re-exports the public names from the modules they live in, and
+    every name other modules import from ``nbmodels.downloader.core`` is still there."""
+    import nbmodels.downloader as package
+    from nbmodels.downloader import core, http, lease, plan, task
+
+    homes = {
+        "Downloader": core,
+        "download": core,
+        "downloads": core,
+        "verify": core,
+        "downloaded_models": core,
+        "default_downloader": core,
+        "DownloadTask": task,
+        "DownloadPlan": plan,
+        "PlannedFile": plan,
+        "RemoteFile": plan,
+        "VerifyReport": plan,
+        "safe_relative_path": plan,
+        "repo_folder": plan,
+        "PARTIAL_SUFFIX": plan,
+        "LOCK_SUFFIX": plan,
+        "Throttle": http,
+        "Lease": lease,
+    }
+    for name, home in homes.items():
+        assert getattr(package, name) is getattr(home, name), name
+        assert getattr(core, name) is getattr(home, name), name
+    assert sorted(package.__all__) == sorted(homes)
+
+
+def test_importing_the_package_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, nbmodels.downloader\n"
+        "heavy = ('pandas', 'tqdm', 'huggingface_hub', 'ollama', 'httpx', 'torch', 'numpy')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

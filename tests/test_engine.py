@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import nbmodels
-from nbmodels.engine import ModelHandle, load
+from nbmodels.engine.handle import ModelHandle, load
 from nbmodels.errors import ConfigurationError, EngineError
 from nbmodels.settings import Settings
 
@@ -184,8 +184,8 @@ def test_a_model_that_wont_fit_is_refused_before_loading(tiny_models, monkeypatc
 
 
 def test_usage_and_the_measured_peak_go_to_the_registry(tiny_models, tmp_path: Path) -> None:
-    from nbmodels.modelregistry import Registry
     from nbmodels.sources.local import LocalSource
+    from nbmodels.storage.registry import Registry
 
     settings = Settings(home=tmp_path / "home")
     folder = tiny_models[CHAT]
@@ -201,7 +201,7 @@ def test_usage_and_the_measured_peak_go_to_the_registry(tiny_models, tmp_path: P
 
 _UNLOAD = """
 import sys
-from nbmodels.engine import load
+from nbmodels.engine.handle import load
 m = load(sys.argv[1], dtype="bfloat16")  # a converted copy: anonymous memory the unload frees
 weights = sum(p.numel() * p.element_size() for p in m.model.parameters())
 print(m.unload(), weights)
@@ -239,8 +239,8 @@ def test_load_by_hub_id_downloads_first(hub_server, tmp_path: Path) -> None:
 
 
 def test_the_estimate_shows_the_peak_measured_at_load(tiny_models) -> None:
-    from nbmodels.modelregistry import default_registry
     from nbmodels.sources.local import LocalSource
+    from nbmodels.storage.registry import default_registry
 
     folder = tiny_models[CHAT]
     default_registry().register(LocalSource(paths=[])._folder_model(folder, folder.name))
@@ -282,7 +282,7 @@ def test_the_local_ollama_server_runs_a_real_gguf_model_for_the_real_client(tiny
 
     from nbmodels.demo.gguf_export import write_llama_gguf
     from nbmodels.demo.ollama import OllamaServer
-    from nbmodels.ollama_store import OllamaStore
+    from nbmodels.storage.ollama_store import OllamaStore
 
     gguf = write_llama_gguf(tiny_models[CHAT], tmp_path / "chat.gguf", qtype="F32")
     store_dir = tmp_path / "ollama"
@@ -310,3 +310,14 @@ def test_the_local_ollama_server_runs_a_real_gguf_model_for_the_real_client(tiny
         assert "".join(handle.stream(PROMPT, temperature=0, max_tokens=10)) == want.text
         streamed = "".join(handle.chat("Hello", stream=True, temperature=0, max_tokens=6))
         assert streamed == chat.message.content and handle.history[-1]["content"] == streamed
+
+
+def test_the_split_engine_modules_hand_out_the_same_objects() -> None:
+    """handle.py is split (resolve, model_thread, resident, response, ollama_handle): what
+    others import from it is still there, and load("ollama:...") still gives an OllamaHandle."""
+    from nbmodels.engine import handle, ollama_handle, response
+
+    assert handle.Response is response.Response
+    assert all(hasattr(handle, name) for name in handle.__all__)
+    ollama = load("ollama:some-model", settings=Settings(ollama_host="http://127.0.0.1:9"))
+    assert isinstance(ollama, ollama_handle.OllamaHandle) and ollama.model_id == "some-model"

@@ -55,6 +55,110 @@ def test_no_product_module_imports_the_demo():
     assert offenders == []
 
 
+#: the rooms of the house: a folder per capability (docs/architecture.md draws them)
+ROOMS = ("discover", "downloader", "config", "storage", "engine", "widgets", "demo")
+#: the modules above the core: the public API, the command line, the notebook views
+NOT_CORE = {PACKAGE / "__init__.py", PACKAGE / "__main__.py", PACKAGE / "cli.py"}
+MAX_LINES = 800
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the nbmodels modules it imports anywhere (at the top or in a function)."""
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for imported in _imports(path):
+            # `from pkg import mod` names a module; `from mod import name` names its module
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and imported != "nbmodels":
+                found.add(imported)
+        graph[name] = found
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles():
+    """No two modules import each other, directly or round a circle, even inside functions
+    (a lazy import still ties them: neither can be read, tested or moved alone)."""
+    assert _cycles(_graph()) == []
+
+
+def test_the_core_never_imports_a_widget():
+    """Widgets are views over core objects; a core object shows itself through
+    nbmodels.display, which finds its view by name, never by an import."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path in NOT_CORE or (PACKAGE / "widgets") in path.parents:
+            continue
+        if any(
+            n == "nbmodels.widgets" or n.startswith("nbmodels.widgets.") for n in _imports(path)
+        ):
+            offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []
+
+
+def test_every_view_the_display_names_exists():
+    import importlib
+
+    from nbmodels.display import VIEWS
+
+    for location in VIEWS.values():
+        module, _, factory = location.partition(":")
+        assert callable(getattr(importlib.import_module(module), factory)), location
+
+
+def test_each_capability_has_its_room_and_no_module_is_too_long():
+    rooms = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert set(ROOMS) <= rooms, set(ROOMS) - rooms
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
 def test_the_environment_is_read_only_by_settings():
     readers = []
     for path in PACKAGE.rglob("*.py"):

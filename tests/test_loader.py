@@ -1,4 +1,4 @@
-"""nbmodels.loader: weights read tensor by tensor give the very model from_pretrained gives."""
+"""nbmodels.engine.loader: weights read tensor by tensor give the very model from_pretrained gives."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_streaming_load_is_byte_for_byte_from_pretrained(mode: str, llama_384: P
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from nbmodels.loader import load_streaming
+    from nbmodels.engine.loader import load_streaming
 
     dtype, quant = _modes()[mode]
     kwargs = {"quantization_config": quant} if quant is not None else {}
@@ -87,7 +87,7 @@ def test_it_steps_aside_where_from_pretrained_knows_better(llama_384: Path, tmp_
     from safetensors.torch import load_file, save_file
     from transformers import AutoModelForCausalLM
 
-    from nbmodels.loader import load_streaming
+    from nbmodels.engine.loader import load_streaming
 
     # same dtype, no quantization: from_pretrained maps the file and copies nothing
     assert load_streaming(AutoModelForCausalLM, llama_384, dtype=torch.float32) is None
@@ -111,7 +111,7 @@ def test_sharded_checkpoints_load_shard_by_shard(llama_384: Path, tmp_path: Path
     import torch
     from transformers import AutoModelForCausalLM
 
-    from nbmodels.loader import load_streaming
+    from nbmodels.engine.loader import load_streaming
 
     sharded = tmp_path / "sharded"
     AutoModelForCausalLM.from_pretrained(llama_384, dtype=torch.float32).save_pretrained(sharded, max_shard_size="2MB")  # fmt: skip
@@ -130,7 +130,7 @@ def test_a_quantized_weight_is_never_read_whole(mode: str, llama_384: Path, monk
     slice at a time, never as one fp32 source beside the model."""
     from transformers import AutoModelForCausalLM
 
-    from nbmodels import loader
+    from nbmodels.engine import loader
 
     reads: list[int] = []
     real = loader._read_flat

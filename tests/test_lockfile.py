@@ -221,7 +221,7 @@ def test_every_malformed_field_is_a_lockfile_error_naming_model_and_field(
 def test_a_lockfile_object_with_a_bad_configuration_is_refused_before_fetching(
     tmp_path: Path,
 ) -> None:
-    from nbmodels.lockfile import LockedModel, Lockfile
+    from nbmodels.downloader.lockfile import LockedModel, Lockfile
 
     locked = Lockfile((LockedModel(MODEL, "huggingface", MODEL, "main", "c" * 40, (), "abc"),))  # type: ignore[arg-type]
     s = _offline(tmp_path)

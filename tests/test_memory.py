@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import nbmodels
+from nbmodels.config.memory import Architecture, estimate_memory
 from nbmodels.errors import ConfigurationError
 from nbmodels.machine import hardware
-from nbmodels.memory import Architecture, estimate_memory
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))

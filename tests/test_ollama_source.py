@@ -19,9 +19,9 @@ from nbmodels.errors import (
     SourceUnavailableError,
     SourceWarning,
 )
-from nbmodels.ollama_store import OllamaStore
 from nbmodels.sources import get_source
 from nbmodels.sources.ollama import OllamaSource, license_id
+from nbmodels.storage.ollama_store import OllamaStore
 from nbmodels.types import ModelSource, ModelType, SupportedTask
 
 T = SupportedTask

@@ -11,7 +11,7 @@ import pytest
 
 from nbmodels.demo.ollama.facts import add_manifest, manifest_facts
 from nbmodels.errors import InvalidModelIdError, ModelNotFoundError
-from nbmodels.ollama_store import (
+from nbmodels.storage.ollama_store import (
     DEFAULT_HOST,
     OllamaStore,
     blob_name,

@@ -18,9 +18,9 @@ import pytest
 
 import nbmodels
 from nbmodels.errors import ModelNotFoundError, RegistryError, SQLError
-from nbmodels.modelregistry import MIGRATIONS, Registry
 from nbmodels.settings import Settings
-from nbmodels.store import SQLiteStore
+from nbmodels.storage.registry import MIGRATIONS, Registry
+from nbmodels.storage.store import SQLiteStore
 from nbmodels.types import DownloadStatus, ModelMetadata, ModelSource, ModelType, SupportedTask
 
 T = SupportedTask
@@ -177,7 +177,7 @@ def test_backup_restores_on_another_home_and_after_corruption(tmp_path: Path, re
 def _home_with(tmp_path: Path, name: str, configured: dict[str, float], registered: list[str]) -> Registry:  # fmt: skip
     """A home whose registry holds ``registered`` and whose configurations folder holds a
     configuration (with that temperature) for each model of ``configured``."""
-    from nbmodels.configuration import save_configuration
+    from nbmodels.config.configuration import save_configuration
     from nbmodels.types import ModelConfiguration
 
     settings = Settings(home=tmp_path / name, hf_cache=tmp_path / "hf")
@@ -194,7 +194,11 @@ def test_restore_brings_back_the_backups_configurations_and_sets_the_homes_own_a
 ) -> None:
     import re
 
-    from nbmodels.configuration import configuration_path, get_configuration, stored_configurations
+    from nbmodels.config.configuration import (
+        configuration_path,
+        get_configuration,
+        stored_configurations,
+    )
 
     a = _home_with(tmp_path, "a", {"org/kept": 0.1}, ["org/kept"])
     backup = a.backup(tmp_path / "registry-backup.db")
@@ -224,7 +228,7 @@ def test_restore_brings_back_the_backups_configurations_and_sets_the_homes_own_a
 def test_restoring_an_older_backup_keeps_the_configurations_of_models_it_registers(
     tmp_path: Path,
 ) -> None:
-    from nbmodels.configuration import stored_configurations
+    from nbmodels.config.configuration import stored_configurations
 
     a = _home_with(tmp_path, "a", {}, ["org/kept"])
     older = a.backup(tmp_path / "older.db")
@@ -277,7 +281,7 @@ def test_the_default_registry_is_the_homes(tmp_path: Path, monkeypatch: pytest.M
 _WORKER = textwrap.dedent(
     """
     import random, sys
-    from nbmodels.modelregistry import Registry
+    from nbmodels.storage.registry import Registry
     from nbmodels.types import ModelMetadata, ModelSource
     path, worker, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     reg = Registry(path)
@@ -342,7 +346,7 @@ def test_a_process_killed_mid_write_leaves_a_registry_that_opens(tmp_path: Path)
     script = textwrap.dedent(
         """
         import sys
-        from nbmodels.modelregistry import Registry
+        from nbmodels.storage.registry import Registry
         from nbmodels.types import ModelMetadata, ModelSource
         reg = Registry(sys.argv[1])
         i = 0
@@ -387,7 +391,7 @@ def test_two_processes_starting_on_an_old_schema_migrate_it_once(tmp_path: Path)
     old.close()
     backup = tmp_path / "old-backup.db"
     shutil.copy(path, backup)  # a backup made by the version-1 nbmodels
-    script = "import sys; from nbmodels.modelregistry import Registry; print(Registry(sys.argv[1]).get('org/old').metadata.id)"  # fmt: skip
+    script = "import sys; from nbmodels.storage.registry import Registry; print(Registry(sys.argv[1]).get('org/old').metadata.id)"  # fmt: skip
     procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
     assert [p.communicate(timeout=120)[0].strip() for p in procs] == ["org/old", "org/old"]
     con = sqlite3.connect(path)
@@ -416,7 +420,7 @@ def test_a_lock_held_too_long_is_an_error_that_names_the_holder(tmp_path: Path) 
     holder = textwrap.dedent(
         """
         import sys, time
-        from nbmodels.modelregistry import Registry
+        from nbmodels.storage.registry import Registry
         reg = Registry(sys.argv[1])
         with reg._store.transaction():
             print("holding", flush=True)
@@ -445,3 +449,82 @@ def test_a_capped_search_says_so(reg: Registry) -> None:
         assert len(reg.search("org", limit=3)) == 3
     assert len(reg.search("org", limit=5)) == 5  # exactly the limit: nothing left out
     assert len(reg.search("org", limit=None)) == 5
+
+
+# -- the storage seam ---------------------------------------------------------------------------
+#: what a registry backend provides (nbmodels.storage.backend.RegistryBackend)
+SEAM = ("read", "transaction", "connection", "data_version", "migrate", "integrity",
+        "backup_to", "backup_files", "restore_from", "close")  # fmt: skip
+
+
+def _protocol_only(inner: object, calls: set[str]) -> object:
+    """A backend with the protocol's members and nothing else (an SQLiteStore underneath):
+    a registry that reached past the seam would fail on it."""
+
+    class OnlyTheSeam:
+        __slots__ = ()
+        path = property(lambda self: inner.path)  # type: ignore[attr-defined]
+
+    for name in SEAM:
+
+        def method(self: object, *args: object, _name: str = name, **kw: object) -> object:
+            calls.add(_name)
+            return getattr(inner, _name)(*args, **kw)
+
+        setattr(OnlyTheSeam, name, method)
+    return OnlyTheSeam()
+
+
+def test_the_registry_works_through_the_backend_protocol_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmodels.config.configuration import save_configuration
+    from nbmodels.storage import backend, lookup
+    from nbmodels.types import ModelConfiguration
+
+    store = backend.open_backend(tmp_path / "plain.db", MIGRATIONS)
+    assert isinstance(store, SQLiteStore) and isinstance(store, backend.RegistryBackend)
+    calls: set[str] = set()
+
+    def open_only_the_seam(location: Path | str, migrations: object) -> object:
+        return _protocol_only(backend.open_backend(location, migrations), calls)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lookup, "open_backend", open_only_the_seam)
+    settings = Settings(home=tmp_path / "home", hf_cache=tmp_path / "hf")
+    reg = Registry(settings=settings)
+    assert isinstance(reg._store, backend.RegistryBackend)
+    assert not isinstance(reg._store, SQLiteStore)
+    reg.register(meta("org/a", license="mit"), tags=["x"], aliases=["a"])
+    reg.register(meta("org/b"), dependencies=["org/a"])
+    save_configuration(ModelConfiguration("org/a", temperature=0.3), settings=settings)
+    reg.record_usage("@a", tokens_out=5, seconds=1.0)
+    assert reg.get("@a").configuration.temperature == 0.3  # type: ignore[union-attr]
+    assert reg.sql("SELECT model_id FROM entries ORDER BY 1")["model_id"].tolist() == ["org/a", "org/b"]  # fmt: skip
+    assert [e.metadata.id for e in reg.search("mit")] == ["org/a"] and reg.validate() == []
+    backup = reg.backup(tmp_path / "backup.db")
+    reg.remove("org/b")
+    assert reg.restore(backup) == 2 and reg.dependencies("org/b") == ["huggingface:org/a"]
+    assert reg.get("org/a").configuration is not None
+    reg.close()
+    assert calls == set(SEAM) - {"migrate"}  # connection() migrates on first use
+
+
+def test_a_registry_location_is_a_path_or_a_sqlite_url_and_postgresql_says_not_yet(
+    tmp_path: Path,
+) -> None:
+    from nbmodels.errors import ConfigurationError
+    from nbmodels.storage.backend import open_backend
+
+    by_url = Registry(f"sqlite:///{tmp_path / 'reg.db'}")  # sqlite:////abs/path, as SQLAlchemy
+    by_url.register(meta("org/a"))
+    assert by_url.path == tmp_path / "reg.db"
+    assert Registry(tmp_path / "reg.db").get("org/a").metadata.id == "org/a"
+    for url in ("postgresql://team:secret@db.example/nbmodels", "postgres://db/x",
+                "postgresql+psycopg://db/x"):  # fmt: skip
+        with pytest.raises(ConfigurationError, match=r"PostgreSQL .*not built yet.*SQLite default") as err:  # fmt: skip
+            Registry(url)
+        assert "secret" not in str(err.value)  # a URL's password is never echoed
+    with pytest.raises(ConfigurationError, match="No registry backend for mysql://"):
+        open_backend("mysql://db/x", MIGRATIONS)
+    with pytest.raises(ConfigurationError, match="names a file"):
+        open_backend("sqlite://", MIGRATIONS)

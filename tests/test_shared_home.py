@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbmodels.catalog import Catalog
+from nbmodels.discover.catalog import Catalog
 from nbmodels.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 _CATALOG_WORKER = textwrap.dedent(
     """
     import random, sys
-    from nbmodels.catalog import Catalog
+    from nbmodels.discover.catalog import Catalog
     from nbmodels.settings import Settings
     from nbmodels.types import ModelMetadata, ModelSource
 
@@ -102,7 +102,7 @@ def test_a_process_killed_while_writing_leaves_a_catalog_that_opens(tmp_path: Pa
     script = textwrap.dedent(
         """
         import sys
-        from nbmodels.catalog import Catalog
+        from nbmodels.discover.catalog import Catalog
         from nbmodels.settings import Settings
         from nbmodels.types import ModelMetadata, ModelSource
         cat = Catalog(Settings(home=sys.argv[1]), sources=[])

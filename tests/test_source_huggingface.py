@@ -563,3 +563,15 @@ def test_registry_and_availability(hub_server: HubServer, settings: Settings) ->
     assert hf.is_available() is True
     other = get_source("huggingface", endpoint=hub_server.url + "/")
     assert other.settings.hf_endpoint == hub_server.url
+
+
+def test_the_names_others_import_from_the_huggingface_module_are_still_there() -> None:
+    """huggingface.py is split (hub_errors, hub_records): what other modules import from it
+    still comes from there, the very same objects."""
+    from nbmodels.sources import hub_errors, hub_records, huggingface
+
+    assert hub_error is hub_errors.hub_error
+    assert to_metadata is hub_records.to_metadata and summarize_card is hub_records.summarize_card
+    assert huggingface.CHAT_TEMPLATE_FILES is hub_records.CHAT_TEMPLATE_FILES
+    assert callable(huggingface.fetch_small_files)
+    assert all(hasattr(huggingface, name) for name in huggingface.__all__)

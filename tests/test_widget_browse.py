@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import nbmodels
-from nbmodels.catalog import Catalog
+from nbmodels.discover.catalog import Catalog
 from nbmodels.settings import Settings
 from nbmodels.types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from nbmodels.widgets._common import (

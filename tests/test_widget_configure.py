@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import nbmodels
-from nbmodels.configuration import get_configuration, load_configuration
+from nbmodels.config.configuration import get_configuration, load_configuration
 from nbmodels.machine import GPU, Hardware
 from nbmodels.settings import Settings
 from nbmodels.widgets.configure import ConfigEditor

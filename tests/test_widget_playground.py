@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import nbmodels
-from nbmodels.engine import load
-from nbmodels.modelregistry import Registry
+from nbmodels.engine.handle import load
+from nbmodels.storage.registry import Registry
 from nbmodels.widgets.chatbox import Playground
 
 CHAT = "nbmodels-demo/tiny-llama-chat"

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import nbmodels
-from nbmodels.modelregistry import Registry
+from nbmodels.storage.registry import Registry
 from nbmodels.types import ModelConfiguration, ModelMetadata, ModelSource, SupportedTask
 from nbmodels.widgets.registry import RegistryView
 

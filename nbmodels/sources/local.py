@@ -10,7 +10,7 @@ Where it looks (``extra["origin"]`` says which one found a model):
     ``settings.hf_cache`` (``HF_HUB_CACHE``), read with ``huggingface_hub.scan_cache_dir``:
     one model per cached model repo, at the snapshot of ``refs/main`` (else the newest).
 ``ollama``
-    ``settings.ollama_models`` (``OLLAMA_MODELS``), read with :class:`~nbmodels.ollama_store.OllamaStore`;
+    ``settings.ollama_models`` (``OLLAMA_MODELS``), read with :class:`~nbmodels.storage.ollama_store.OllamaStore`;
     ids are Ollama names (``"llama3.2:1b"``).
 ``folder``
     folders under ``paths`` (``NBMODELS_LOCAL_PATHS``) holding a ``config.json``, as
@@ -373,7 +373,7 @@ class LocalSource(InMemorySource):
         if not (self.ollama_models / "manifests").is_dir():
             log.debug("no Ollama store at %s", self.ollama_models)
             return []
-        from ..ollama_store import OllamaStore
+        from ..storage.ollama_store import OllamaStore
 
         models = []
         for stored in OllamaStore(self.ollama_models).models():
@@ -430,7 +430,7 @@ class LocalSource(InMemorySource):
             fields["license"] = license_id(license_text)
             first = next((ln.strip() for ln in license_text.splitlines() if ln.strip()), "")
             extra["license_title"] = first[:120]
-        from ..ollama_store import layer_files
+        from ..storage.ollama_store import layer_files
 
         meta = ModelMetadata(
             id=stored.name,

@@ -42,7 +42,8 @@ from ..errors import (
     SourceUnavailableError,
     SourceWarning,
 )
-from ..ollama_store import (
+from ..settings import Settings
+from ..storage.ollama_store import (
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,
     format_parameter_size,
@@ -53,7 +54,6 @@ from ..ollama_store import (
     quantization_from_bits,
     sibling_parameter_count,
 )
-from ..settings import Settings
 from ..tasks import annotate, capabilities_from_media_types
 from ..types import ModelMetadata, ModelSource
 from .base import InMemorySource

@@ -19,8 +19,8 @@ from ..types import SupportedTask
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from ..catalog import Catalog
-    from ..modelregistry import Registry
+    from ..discover.catalog import Catalog
+    from ..storage.registry import Registry
     from ..types import ModelConfiguration, ModelMetadata
     from .browser import Browser
     from .chatbox import Playground
@@ -60,14 +60,14 @@ def browse(
 ) -> Browser:
     """A model browser over ``catalog`` (default: the one ``nbmodels.search`` uses).
 
-    ``sources``/``settings`` build a fresh :class:`~nbmodels.catalog.Catalog` instead.
+    ``sources``/``settings`` build a fresh :class:`~nbmodels.discover.catalog.Catalog` instead.
     Filters take what a person types: ``min_params="1B"``, ``max_size="4GB"``.
     The browser searches once at start; change a control (or press Enter) to search again.
     """
     from .browser import Browser
 
     if catalog is None:
-        from .. import catalog as catalog_module
+        from ..discover import catalog as catalog_module
 
         if sources is None and settings is None:
             catalog = catalog_module.default_catalog()
@@ -102,7 +102,7 @@ def config_editor(
     answer): ``config`` if given, else the model's stored configuration, else
     ``nbmodels.configure(model)``. Fields are validated as they change, the memory bar
     follows context, batch and quantization, Save writes the model's YAML."""
-    from ..configuration import get_configuration
+    from ..config.configuration import get_configuration
     from .configure import ConfigEditor
 
     if config is None and isinstance(model, str) and not model.startswith(("/", ".", "~")):
@@ -116,7 +116,7 @@ def playground(model: Any = None, *, registry: Any = None) -> Any:
     from .chatbox import Playground
 
     if model is not None and not hasattr(model, "chat"):
-        from ..engine import load
+        from ..engine.handle import load
 
         model = load(model)
     return Playground(model, registry=registry)
@@ -124,7 +124,7 @@ def playground(model: Any = None, *, registry: Any = None) -> Any:
 
 def registry_view(registry: Registry | None = None, *, page_size: int = 25) -> RegistryView:
     """A view of ``registry`` (default: ``nbmodels.registry``): badges, actions, backup."""
-    from ..modelregistry import default_registry
+    from ..storage.registry import default_registry
     from .registry import RegistryView
 
     return RegistryView(registry or default_registry(), page_size=page_size)

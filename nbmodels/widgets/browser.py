@@ -1,6 +1,6 @@
 """``nbmodels.browse()``: search, filter, page through and inspect models in a notebook.
 
-A thin view over :class:`nbmodels.catalog.Catalog`: every action is one call of the catalog
+A thin view over :class:`nbmodels.discover.catalog.Catalog`: every action is one call of the catalog
 API (``search``, ``model_info``, ``sql``), and every child widget is an attribute of
 :class:`Browser`, so code (and tests) can drive it the way a person does::
 
@@ -44,7 +44,7 @@ from ._common import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..catalog import Catalog
+    from ..discover.catalog import Catalog
 
 __all__ = ["Browser"]
 
@@ -456,7 +456,7 @@ class Browser:
     @_guarded
     def download(self) -> Any:
         """Start downloading the selected model; its progress shows under the details."""
-        from ..downloader import Downloader
+        from ..downloader.core import Downloader
         from .downloads import DownloadPanel
 
         if self.selected is None:

@@ -1,4 +1,4 @@
-"""A chat playground: a thin view over :class:`nbmodels.engine.ModelHandle`.
+"""A chat playground: a thin view over :class:`nbmodels.engine.handle.ModelHandle`.
 
 A model picker (the registry's available models), sampling sliders, the conversation, a
 message box with Send and Stop, and a status line (tokens/s, time to first token, memory).
@@ -98,7 +98,7 @@ class Playground:
             options.append((f"{self.handle.model_id} (loaded)", "__loaded__"))
         reg = self.registry
         if reg is None:
-            from ..modelregistry import default_registry
+            from ..storage.registry import default_registry
 
             reg = default_registry()
         try:
@@ -116,7 +116,7 @@ class Playground:
         value = self.picker.value
         if not value or value == "__loaded__":
             return
-        from ..engine import load
+        from ..engine.handle import load
 
         self.status.value = "<span class='nbm-muted'>loading…</span>"
         try:

@@ -1,5 +1,5 @@
-"""A configuration editor: a thin view over :mod:`nbmodels.configuration` and
-:mod:`nbmodels.memory`.
+"""A configuration editor: a thin view over :mod:`nbmodels.config.configuration` and
+:mod:`nbmodels.config.memory`.
 
 Every control maps to one :class:`~nbmodels.types.ModelConfiguration` field. Each change
 builds a new configuration, validates it (the message sits beside the field it names) and
@@ -22,7 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..configuration import (
+from ..config.configuration import (
     DTYPES,
     GOALS,
     QUANTIZATIONS,
@@ -115,10 +115,10 @@ class ConfigEditor:
         self._memory_model: Any = None
         self._measured: int | None = None
         try:  # read the model once: config.json and the weights' headers (or the Hub's)
-            from ..memory import _resolve
+            from ..config.memory import _resolve
 
             self._memory_model = _resolve(model, None)
-            from ..memory import _measured_peak
+            from ..config.memory import _measured_peak
 
             self._measured = _measured_peak(self._memory_model.model_id)
         except NBModelsError as exc:
@@ -385,7 +385,7 @@ class ConfigEditor:
                 self.memory.value = '<div class="nbm-muted">Fix the errors above to see the memory estimate.</div>'  # fmt: skip
                 self.estimate = None
                 return
-        from ..memory import _estimate
+        from ..config.memory import _estimate
 
         try:
             est = _estimate(

@@ -1,6 +1,6 @@
 """A download panel: one bar per task and one overall, speed and ETA, cancel and retry.
 
-A thin view over :class:`~nbmodels.downloader.DownloadTask`: it reads each task's
+A thin view over :class:`~nbmodels.downloader.core.DownloadTask`: it reads each task's
 ``progress`` snapshot a few times a second from a background thread and sets widget values
 (widget state travels to the browser from any thread; ``with output:`` from another thread
 would print into whichever cell runs at that moment). The buttons call ``task.cancel()`` and
@@ -19,12 +19,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..downloader import DownloadTask
+from ..downloader.core import DownloadTask
 from ..types import DownloadStatus
 from ..units import format_size
 from ._common import TABLE_CSS
 
-__all__ = ["DownloadPanel"]
+__all__ = ["DownloadPanel", "task_view"]
 
 _CSS = """
 <style>
@@ -201,3 +201,8 @@ def _duration(value: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def task_view(task: Any) -> DownloadPanel:
+    """The view :mod:`nbmodels.display` shows a :class:`DownloadTask` with."""
+    return DownloadPanel([task])

@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import NBModelsError
-from ..modelregistry import Registry
+from ..storage.registry import Registry
 from ..units import format_size
 from ._common import TABLE_CSS, format_date, hrow
 
@@ -117,7 +117,7 @@ class RegistryView:
             + (f" · {len(entries)} match {html.escape(query)!r}" if query else "")
             + "</span>"
         )
-        from ..catalog import fit_limit_bytes
+        from ..discover.catalog import fit_limit_bytes
 
         limit = fit_limit_bytes()
         shown = entries[: self.page_size]

@@ -12,6 +12,10 @@ torch and transformers are imported when a model is loaded. Before loading, the 
 estimate is checked: a model that will not fit is refused with the estimate and what to
 change. Every response carries its text, token counts, time to first token and tokens/s, and
 each use is counted in the registry (when the model is registered there).
+
+Beside :func:`load` and :class:`ModelHandle` here: :mod:`.resolve` (what to load),
+:mod:`.model_thread` (where model work runs), :mod:`.resident` (memory measured),
+:mod:`.response` (answers and streaming), :mod:`.ollama_handle` (models run by Ollama).
 """
 
 from __future__ import annotations
@@ -19,275 +23,23 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import functools
-import gc
 import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, EngineError, NBModelsError
-from .settings import Settings, default_settings
-from .types import ModelConfiguration, ModelMetadata, ModelType, SupportedTask
+from ..errors import ConfigurationError, EngineError, NBModelsError
+from ..settings import Settings, default_settings
+from ..types import ModelConfiguration, ModelMetadata
+from .model_thread import _hush_bnb_cast_note, _on_torch_thread, _quietly, _torch_thread
+from .ollama_handle import OllamaHandle
+from .resident import _free_memory, _PeakSampler, _rss
+from .resolve import _model_class, _on_cpu_only, _resolve
+from .response import Response, _Streamer
 
 __all__ = ["ModelHandle", "Response", "load"]
-
-
-@dataclass(frozen=True)
-class Response:
-    """One answer: the text and what it cost."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    time_to_first_token: float | None
-    finish_reason: str = "length"  # "stop" (end of text or a stop sequence), "length", "stopped"
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        return self.completion_tokens / self.seconds if self.seconds > 0 else None
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        tps = self.tokens_per_second
-        return (
-            f"<Response {self.completion_tokens} tokens, {tps:.1f} tokens/s, {self.finish_reason}: "
-            f"{self.text[:60]!r}{'…' if len(self.text) > 60 else ''}>"
-            if tps is not None
-            else f"<Response {self.text[:60]!r}>"
-        )
-
-
-@functools.cache
-def _streamer_class() -> Any:
-    from transformers import TextIteratorStreamer
-
-    class Streamer(TextIteratorStreamer):  # type: ignore[misc]
-        """transformers' TextIteratorStreamer, except that text is handed on as soon as it
-        decodes. Its own heuristic holds symbols back until the next space, so output with
-        no spaces (code, some scripts, a model of random weights) shows nothing until the
-        end. Only an incomplete UTF-8 character (a trailing U+FFFD) waits here."""
-
-        def put(self, value: Any) -> None:
-            if len(value.shape) > 1:
-                value = value[0]
-            if self.skip_prompt and self.next_tokens_are_prompt:
-                self.next_tokens_are_prompt = False
-                return
-            self.token_cache.extend(value.tolist())
-            text = str(self.tokenizer.decode(self.token_cache, **self.decode_kwargs))
-            stable = len(text)
-            if text.endswith("\ufffd"):  # a character still coming: at most 4 bytes' tokens
-                head = str(self.tokenizer.decode(self.token_cache[:-3], **self.decode_kwargs))
-                stable = max(len(text.rstrip("\ufffd")), len(head) if text.startswith(head) else 0)
-            if stable > self.print_len:
-                printable = text[self.print_len : stable]
-                self.print_len = stable
-                self.on_finalized_text(printable)
-
-    return Streamer
-
-
-def _Streamer(*args: Any, **kwargs: Any) -> Any:
-    return _streamer_class()(*args, **kwargs)
-
-
-# -- one thread for every model call -------------------------------------------------------------
-# Measured here (2 cores, a 100M Llama): generate in a second thread while the main thread
-# had run torch runs at 0.68x, because a second OpenMP team competes for the cores; with
-# every load and generation in one thread, streaming (which needs generate in a thread) runs
-# at full speed, as plain generate does. So all model work goes through this one thread.
-_TORCH_LOCK = threading.Lock()
-_TORCH: Any = None
-
-
-def _torch_thread() -> Any:
-    global _TORCH
-    with _TORCH_LOCK:
-        if _TORCH is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _TORCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbmodels-torch")
-        return _TORCH
-
-
-_BNB_CAST_NOTE = "MatMul8bitLt: inputs will be cast"
-
-
-class _OnceFilter:
-    """A logging filter that lets bitsandbytes' cast note through once per process and drops
-    its repeats: bitsandbytes 0.50 logs it (``logger.warning``) for every 8-bit layer on every
-    forward pass, hundreds of identical lines per reply in a notebook cell."""
-
-    def __init__(self) -> None:
-        self.seen = False
-
-    def filter(self, record: Any) -> bool:
-        if not str(record.msg).startswith(_BNB_CAST_NOTE):
-            return True
-        first, self.seen = not self.seen, True
-        return first
-
-
-_BNB_FILTER = _OnceFilter()
-
-
-def _hush_bnb_cast_note() -> None:
-    """Install :class:`_OnceFilter` on bitsandbytes' logger (once; logging's filters hold
-    across cells, unlike the warnings filters a kernel resets)."""
-    import logging
-
-    log = logging.getLogger("bitsandbytes.autograd._functions")
-    if _BNB_FILTER not in log.filters:
-        log.addFilter(_BNB_FILTER)
-
-
-def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn`` without the same note from bitsandbytes versions that give it as a warning
-    (``warnings.warn``) rather than a log record; a warnings filter set once at load does not
-    hold in a kernel, which resets the filters per cell."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*" + _BNB_CAST_NOTE)
-        return fn(*args, **kwargs)
-
-
-def _on_torch_thread(
-    fn: Any, *args: Any, stop: threading.Event | None = None, **kwargs: Any
-) -> Any:
-    """Run ``fn`` on the model thread and wait for it; Ctrl-C while waiting sets ``stop``
-    (generation ends within a token) and re-raises once it has."""
-    if threading.current_thread().name.startswith("nbmodels-torch"):
-        return fn(*args, **kwargs)
-    future = _torch_thread().submit(_quietly, fn, *args, **kwargs)
-    try:
-        return future.result()
-    except KeyboardInterrupt:
-        if stop is not None:
-            stop.set()
-        with contextlib.suppress(BaseException):
-            future.result()
-        raise
-
-
-def _rss() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
-
-
-class _PeakSampler:
-    """The process's peak resident memory while a block runs (sampled every 5 ms: VmHWM
-    cannot be reset per block without resetting it for the whole process)."""
-
-    def __init__(self) -> None:
-        self.base = _rss()
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="nbmodels-peak")
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, _rss())
-
-    def __enter__(self) -> _PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss())
-
-
-def _free_memory() -> None:
-    """Return freed memory to the system: glibc keeps freed arenas otherwise, and an unload
-    would show no drop."""
-    from .loader import trim_heap
-
-    gc.collect()
-    trim_heap()
-
-
-# -- resolving what to load -------------------------------------------------------------------------
-def _resolve(model: str | Path | ModelMetadata, settings: Settings) -> tuple[str, Path, str | None]:
-    """(model id, folder, gguf file name) for ``model``: a folder, a .gguf file, or a Hub
-    id (from the HF cache, else downloaded first through :func:`nbmodels.download`)."""
-    if isinstance(model, ModelMetadata):
-        if model.local_path and Path(model.local_path).exists():
-            return model.id, Path(model.local_path), None
-        model = model.id
-    path = Path(str(model)).expanduser()
-    if path.is_file() and (path.suffix == ".gguf" or _is_gguf(path)):  # an Ollama blob too
-        return path.stem, path.parent, path.name
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            ggufs = sorted(path.glob("*.gguf"))
-            if ggufs:
-                return path.name, path, ggufs[0].name
-            raise ConfigurationError(f"{path} has no config.json and no .gguf file: it is not a model folder.")  # fmt: skip
-        return path.name, path, None
-    model_id = str(model)
-    if "/" not in model_id or model_id.startswith(("/", ".", "~")):
-        raise ConfigurationError(
-            f"{model_id!r} is neither a model folder, a .gguf file nor a Hub id (org/name)."
-        )
-    from huggingface_hub import snapshot_download
-
-    try:  # on disk already: no network at all
-        folder = snapshot_download(model_id, cache_dir=settings.hf_cache, local_files_only=True)
-        if any(Path(folder).glob("*.safetensors")) or any(Path(folder).glob("*.bin")) or any(Path(folder).glob("*.gguf")):  # fmt: skip
-            return model_id, Path(folder), None
-    except Exception:
-        pass
-    from .downloader import Downloader, DownloadTask
-
-    task = Downloader(settings).download(model_id)
-    assert isinstance(task, DownloadTask)
-    return model_id, task.result(), None
-
-
-def _on_cpu_only(device_map: Any) -> bool:
-    """Whether a load with ``device_map`` puts everything on the CPU (the streaming loader's
-    case): none, "cpu", or "auto" on a machine without an accelerator."""
-    if device_map in (None, "cpu"):
-        return True
-    if device_map != "auto":
-        return False
-    import torch
-
-    return not torch.cuda.is_available() and not (
-        hasattr(torch, "xpu") and torch.xpu.is_available()
-    )
-
-
-def _is_gguf(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(4) == b"GGUF"
-    except OSError:
-        return False
-
-
-def _model_class(cfg: ModelConfiguration, config: dict[str, Any]) -> tuple[Any, str]:
-    import transformers
-
-    archs = " ".join(config.get("architectures") or [])
-    tasks = set(cfg.enabled_tasks)
-    if cfg.model_type is ModelType.EMBEDDING_MODEL or (SupportedTask.EMBEDDING in tasks and "CausalLM" not in archs):  # fmt: skip
-        return transformers.AutoModel, "embedding"
-    if "SequenceClassification" in archs or SupportedTask.TEXT_CLASSIFICATION in tasks:
-        return transformers.AutoModelForSequenceClassification, "classification"
-    if "ForConditionalGeneration" in archs and ("T5" in archs or "Bart" in archs or "Marian" in archs):  # fmt: skip
-        return transformers.AutoModelForSeq2SeqLM, "seq2seq"
-    return transformers.AutoModelForCausalLM, "causal"
 
 
 def load(
@@ -306,7 +58,7 @@ def load(
     if isinstance(model, str) and model.startswith("ollama:"):
         return OllamaHandle(model.split(":", 1)[1], settings=settings)  # type: ignore[return-value]
     model_id, folder, gguf = _resolve(model, settings)
-    from .configuration import configure, get_configuration, validate
+    from ..config.configuration import configure, get_configuration, validate
 
     cfg = config or get_configuration(model_id, settings)
     if cfg is None:
@@ -316,7 +68,7 @@ def load(
     validate(cfg).raise_for_errors()
     estimate = None
     if check_memory:
-        from .memory import estimate_memory
+        from ..config.memory import estimate_memory
 
         try:
             estimate = estimate_memory(folder if gguf is None else folder / gguf, cfg, context=cfg.max_context_length)  # fmt: skip
@@ -343,7 +95,9 @@ class ModelHandle:
         self.tokenizer: Any = None
         self.history: list[dict[str, str]] = []
         self.load_seconds = 0.0
-        self.loader = ""  # "streaming" (tensor by tensor, nbmodels.loader) or "from_pretrained"
+        self.loader = (
+            ""  # "streaming" (tensor by tensor, nbmodels.engine.loader) or "from_pretrained"
+        )
         self.load_peak_bytes = 0  # resident memory above what the process had before loading
         self.footprint_bytes = 0  # resident memory the loaded model holds
         self.estimate: Any = None
@@ -360,7 +114,7 @@ class ModelHandle:
 
         import transformers
 
-        from .configuration import quantization_config
+        from ..config.configuration import quantization_config
 
         self = cls()
         self.model_id, self.config, self.settings, self.estimate = model_id, cfg, settings, estimate
@@ -456,7 +210,7 @@ class ModelHandle:
                 "classification": "classify", "seq2seq": "generate"}[self.kind]  # fmt: skip
 
     def _generation(self, overrides: dict[str, Any]) -> tuple[Any, ModelConfiguration]:
-        from .configuration import generation_config, validate
+        from ..config.configuration import generation_config, validate
 
         names = {f.name for f in dataclasses.fields(ModelConfiguration)}
         aliases = {"max_new_tokens": "max_tokens", "stop": "stop_sequences"}
@@ -765,7 +519,7 @@ class ModelHandle:
     def _record(self, *, load: bool = False, responses: Sequence[Response] = (), tokens_in: int = 0, seconds: float = 0.0, task: str | None = None) -> None:  # fmt: skip
         """Usage into the registry when the model is registered there (best effort: a
         registry that cannot be written never fails a generation)."""
-        from .modelregistry import Registry
+        from ..storage.registry import Registry
 
         try:
             reg = self.__dict__.get("_registry")
@@ -790,99 +544,7 @@ class ModelHandle:
             if not self.__dict__.get("_record_warned"):
                 import warnings
 
-                from .errors import RegistryWarning
+                from ..errors import RegistryWarning
 
                 self.__dict__["_record_warned"] = True
                 warnings.warn(f"{self.model_id}: usage is not recorded in the registry: {exc}", RegistryWarning, stacklevel=3)  # fmt: skip
-
-
-class OllamaHandle:
-    """An Ollama model, run by the Ollama server (``settings.ollama_host``) through the real
-    ``ollama`` client: the same methods as :class:`ModelHandle`."""
-
-    def __init__(self, name: str, *, settings: Settings) -> None:
-        import ollama
-
-        self.model_id = name
-        self.settings = settings
-        self.client = ollama.Client(host=settings.ollama_host, timeout=max(settings.timeout, 120))
-        self.history: list[dict[str, str]] = []
-        self._stop = threading.Event()
-
-    def __repr__(self) -> str:
-        return f"<OllamaHandle {self.model_id!r} at {self.settings.ollama_host}>"
-
-    def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        names = {
-            "max_tokens": "num_predict",
-            "max_new_tokens": "num_predict",
-            "stop_sequences": "stop",
-        }
-        return {names.get(k, k): v for k, v in overrides.items()}
-
-    def _response(self, r: Any, seconds: float, text: str, ttft: float | None = None) -> Response:
-        return Response(text, int(getattr(r, "prompt_eval_count", 0) or 0), int(getattr(r, "eval_count", 0) or 0),
-                        seconds, ttft, "stop" if getattr(r, "done_reason", "") == "stop" else "length")  # fmt: skip
-
-    def generate(self, prompt: str, **overrides: Any) -> Response:
-        start = time.perf_counter()
-        r = self._call(self.client.generate, model=self.model_id, prompt=prompt, options=self._options(overrides))  # fmt: skip
-        return self._response(r, time.perf_counter() - start, r.response)
-
-    def stream(self, prompt: str, **overrides: Any) -> Iterator[str]:
-        self._stop.clear()
-        for part in self._call(self.client.generate, model=self.model_id, prompt=prompt, stream=True, options=self._options(overrides)):  # fmt: skip
-            if self._stop.is_set():
-                break
-            yield part.response
-
-    def chat(self, message: str, *, stream: bool = False, **overrides: Any) -> Any:
-        messages = [*self.history, {"role": "user", "content": message}]
-        if stream:
-            return self._chat_stream(messages, overrides)
-        start = time.perf_counter()
-        r = self._call(self.client.chat, model=self.model_id, messages=messages, options=self._options(overrides))  # fmt: skip
-        self.history = [*messages, {"role": "assistant", "content": r.message.content or ""}]
-        return self._response(r, time.perf_counter() - start, r.message.content or "")
-
-    def _chat_stream(
-        self, messages: list[dict[str, str]], overrides: dict[str, Any]
-    ) -> Iterator[str]:
-        self._stop.clear()
-        parts = []
-        for part in self._call(self.client.chat, model=self.model_id, messages=messages, stream=True, options=self._options(overrides)):  # fmt: skip
-            if self._stop.is_set():
-                break
-            text = part.message.content or ""
-            parts.append(text)
-            yield text
-        self.history = [*messages, {"role": "assistant", "content": "".join(parts)}]
-
-    def embed(self, texts: str | Sequence[str]) -> Any:
-        import numpy as np
-
-        r = self._call(self.client.embed, model=self.model_id, input=[texts] if isinstance(texts, str) else list(texts))  # fmt: skip
-        return np.asarray(r.embeddings, dtype=np.float32)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def reset(self) -> None:
-        self.history = []
-
-    def unload(self) -> int:
-        with contextlib.suppress(Exception):
-            self.client.generate(model=self.model_id, prompt="", keep_alive=0)
-        return 0
-
-    def _call(self, fn: Any, **kwargs: Any) -> Any:
-        from .errors import OllamaNotRunningError
-
-        try:
-            return fn(**kwargs)
-        except ConnectionError:
-            raise OllamaNotRunningError(f"No Ollama server at {self.settings.ollama_host}: start it (ollama serve) or set OLLAMA_HOST.") from None  # fmt: skip
-        except Exception as exc:
-            if type(exc).__name__ == "ResponseError":
-                raise EngineError(f"Ollama answered: {exc}") from None
-            raise

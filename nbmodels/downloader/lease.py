@@ -16,7 +16,7 @@ Written by hand: ``filelock`` relies on ``flock``/``fcntl``, which do nothing on
 network file systems (huggingface_hub #4228, #2543). Even so, nothing here is trusted for
 correctness: a lease only keeps two processes from fetching the same bytes twice; what
 guarantees a good file is that each writer writes its own file and publishes it only once
-its hash is checked (see :mod:`nbmodels.downloader`).
+its hash is checked (see :mod:`nbmodels.downloader.layout`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from .files import storage_error
+from ..files import storage_error
 
 __all__ = ["HEARTBEAT_S", "Lease", "pid_alive"]
 

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import DownloadError, LockfileError, ModelNotFoundError, VersionWarning
-from .settings import Settings, default_settings
-from .types import ModelConfiguration
+from ..errors import DownloadError, LockfileError, ModelNotFoundError, VersionWarning
+from ..settings import Settings, default_settings
+from ..types import ModelConfiguration
 
 __all__ = [
     "DEFAULT_LOCKFILE",
@@ -118,7 +118,7 @@ class Lockfile:
     def write(self, path: str | os.PathLike[str] = DEFAULT_LOCKFILE) -> Path:
         import yaml
 
-        from .files import atomic_write
+        from ..files import atomic_write
 
         text = (
             "# nbmodels lockfile: the exact model files this notebook ran on.\n"
@@ -189,8 +189,8 @@ def _locked_file(item: object, where: object, model: str, field: str, source: st
 def _locked_configuration(value: object, where: object, model: str) -> ModelConfiguration:
     """The ModelConfiguration a lockfile's ``configuration`` stands for (its model id filled
     in when left out); LockfileError naming the field when it cannot be one."""
-    from .configuration import _configuration_from, validate
-    from .errors import NBModelsError
+    from ..config.configuration import _configuration_from, validate
+    from ..errors import NBModelsError
 
     if not isinstance(value, dict):
         raise _bad(where, model, "configuration", f"is {_shown(value)}, not a mapping of configuration fields")  # fmt: skip
@@ -291,7 +291,7 @@ def lock(
 def _lock_hub(
     model_id: str, revision: str | None, settings: Settings, progress: bool
 ) -> LockedModel:
-    from .downloader import Downloader, DownloadPlan
+    from .core import Downloader, DownloadPlan
 
     downloader = Downloader(settings=settings)
     plan = downloader.download(model_id, revision=revision, dry_run=True)
@@ -313,7 +313,7 @@ def _lock_hub(
 
 
 def _lock_ollama(model_id: str, settings: Settings) -> LockedModel:
-    from .ollama_store import OllamaStore
+    from ..storage.ollama_store import OllamaStore
 
     name = model_id.removeprefix("ollama:")
     try:
@@ -330,7 +330,7 @@ def _lock_ollama(model_id: str, settings: Settings) -> LockedModel:
 
 
 def _configuration(model_id: str, settings: Settings) -> dict[str, Any] | None:
-    from .configuration import configuration_dict, get_configuration
+    from ..config.configuration import configuration_dict, get_configuration
 
     cfg = get_configuration(model_id, settings)
     return configuration_dict(cfg) if cfg is not None else None
@@ -375,7 +375,7 @@ def sync(
     caches. Raises :class:`~nbmodels.errors.LockfileError` naming the model and the file when
     the pinned commit or a file is gone upstream, or a fetched file's hash differs (that file
     is removed again: nothing unverified stays in the cache)."""
-    from .configuration import save_configuration
+    from ..config.configuration import save_configuration
 
     settings = settings or default_settings()
     locked = path if isinstance(path, Lockfile) else Lockfile.read(path)
@@ -419,7 +419,7 @@ def _check_local(root: Path, files: Sequence[LockedFile]) -> list[LockedFile]:
 
 
 def _sync_hub(m: LockedModel, settings: Settings, report: SyncReport, progress: bool) -> str:
-    from .downloader import Downloader, DownloadPlan
+    from .core import Downloader, DownloadPlan
 
     folder = (
         Path(settings.hf_cache)
@@ -466,8 +466,8 @@ def _sync_hub(m: LockedModel, settings: Settings, report: SyncReport, progress: 
 
 
 def _sync_ollama(m: LockedModel, settings: Settings, report: SyncReport) -> str:
-    from .downloader import Downloader, DownloadPlan
-    from .ollama_store import OllamaStore
+    from ..storage.ollama_store import OllamaStore
+    from .core import Downloader, DownloadPlan
 
     name = m.id.removeprefix("ollama:")
     store = OllamaStore(settings.ollama_models)

@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
-from .types import ModelConfiguration, ModelMetadata
-from .units import format_size
+from ..errors import ConfigurationError
+from ..types import ModelConfiguration, ModelMetadata
+from ..units import format_size
 
 __all__ = ["Architecture", "MemoryEstimate", "estimate_memory"]
 
@@ -71,10 +71,10 @@ _RUNTIME = {
     "bnb8_run": 70.0,
     "bnb8_act": 0.7e-7,  # int8 matmul temporaries: MiB x tokens x intermediate x hidden
     "bnb4_load": 0.05,
-    "stream_convert": -11.0,  # nbmodels.loader converting: less of the machinery's heap
-    "stream_bnb": 30.0,  # nbmodels.loader with bitsandbytes: its kernels and scratch
+    "stream_convert": -11.0,  # nbmodels.engine.loader converting: less of the machinery's heap
+    "stream_bnb": 30.0,  # nbmodels.engine.loader with bitsandbytes: its kernels and scratch
     "stream_bnb_linear": 0.012,  # ... and what grows with the model, x float32 Linear bytes
-    "stream_run": -35.0,  # a conversion by nbmodels.loader leaves no allocator debris behind
+    "stream_run": -35.0,  # a conversion by nbmodels.engine.loader leaves no allocator debris behind
     "bnb4_run": 60.0,
     "bnb4_act": 3.0,
     "run_spread": 25.0,  # the runtime's own overhead, between identical runs (allocator arenas)
@@ -260,7 +260,7 @@ def _file_dtype(per_dtype: Mapping[str, int]) -> str:
 
 
 def _from_folder(folder: Path, model_id: str) -> _Model:
-    from .weights import read_safetensors_files
+    from ..weights import read_safetensors_files
 
     try:
         config = json.loads((folder / "config.json").read_text())
@@ -275,7 +275,7 @@ def _from_folder(folder: Path, model_id: str) -> _Model:
 
 
 def _from_gguf(path: Path, model_id: str) -> _Model:
-    from .gguf_info import read_gguf_info
+    from ..gguf_info import read_gguf_info
 
     info = read_gguf_info(path)
     arch = Architecture.from_gguf(info.metadata, info.architecture or "llama")
@@ -287,8 +287,8 @@ def _from_gguf(path: Path, model_id: str) -> _Model:
 def _from_hub(repo_id: str, revision: str | None) -> _Model:
     from huggingface_hub import HfApi
 
-    from .settings import default_settings
-    from .sources.huggingface import fetch_small_files, hub_error
+    from ..settings import default_settings
+    from ..sources.huggingface import fetch_small_files, hub_error
 
     settings = default_settings()
     folder = fetch_small_files(repo_id, ["config.json"], settings=settings, revision=revision)
@@ -369,7 +369,7 @@ def _parts(
         load_peak = r["load"] * MiB
         resident: float = file_bytes - untouched
     elif streaming and m.file_dtype != "gguf":
-        # nbmodels.loader: one tensor at a time with plain reads, nothing mapped; the peak is
+        # nbmodels.engine.loader: one tensor at a time with plain reads, nothing mapped; the peak is
         # the loaded weights, the loading machinery and bitsandbytes' own (its kernels, its
         # chunked temporaries), fitted on bench_memory's four models
         load_peak = r["load"] * MiB + weights
@@ -420,7 +420,7 @@ def _parts(
 
 
 def _quant_key(cfg: ModelConfiguration) -> str:
-    from .configuration import effective_quantization
+    from .stored import effective_quantization
 
     quant = effective_quantization(cfg)
     return "nf4-dq" if quant in ("nf4", "fp4") and cfg.double_quant else quant
@@ -467,8 +467,8 @@ def estimate_memory(
 def _measured_peak(model_id: str) -> int | None:
     """The load peak the registry recorded for ``model_id`` (None when never loaded, or no
     registry): shown beside the estimate."""
-    from .errors import NBModelsError
-    from .modelregistry import default_registry
+    from ..errors import NBModelsError
+    from ..storage.registry import default_registry
 
     try:
         reg = default_registry()
@@ -498,7 +498,7 @@ def _estimate(
     dtype = _dtype(cfg, m)
     ctx = context or cfg.max_context_length or min(m.arch.max_positions or 2048, 4096)
     parts = _parts(m, quant, dtype, ctx, batch, streaming)
-    from .machine import hardware as read_hardware
+    from ..machine import hardware as read_hardware
 
     hw = hardware or read_hardware()
     notes = list(m.notes)

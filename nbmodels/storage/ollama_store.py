@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidModelIdError, ModelNotFoundError
-from .files import atomic_write
-from .types import FileInfo
+from ..errors import InvalidModelIdError, ModelNotFoundError
+from ..files import atomic_write
+from ..types import FileInfo
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

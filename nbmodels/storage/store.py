@@ -29,13 +29,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LockTimeout, RegistryError, StorageError
-from .files import atomic_path, ensure_dir
+from ..errors import LockTimeout, RegistryError, StorageError
+from ..files import atomic_path, ensure_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -58,6 +58,9 @@ def _describe_holder(path: Path) -> str:
 
 # -- SQLite: many writers, small records -----------------------------------------------------------
 Migration = Callable[[sqlite3.Connection], None] | str
+#: the table in which a backup carries files beside the database (the registry's stored
+#: configurations: the name its backups have always used); never part of a live database
+BACKUP_FILES_TABLE = "stored_configurations"
 
 
 class SQLiteStore:
@@ -215,8 +218,9 @@ class SQLiteStore:
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
 
-    def backup_to(self, target: Path | str) -> Path:
-        """A consistent copy of the whole database as one file (SQLite's online backup)."""
+    def backup_to(self, target: Path | str, *, files: Mapping[str, str] | None = None) -> Path:
+        """A consistent copy of the whole database as one file (SQLite's online backup);
+        with ``files`` (name -> text), the file carries them too (:meth:`backup_files`)."""
         target = Path(target)
         with atomic_path(target) as tmp:
             dest = sqlite3.connect(tmp)
@@ -225,11 +229,32 @@ class SQLiteStore:
                 dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 dest.close()
+            if files is not None:
+                _write_files(tmp, files)
         return target
+
+    def backup_files(self, source: Path | str) -> list[tuple[Any, Any]] | None:
+        """The (name, text) pairs a backup carries, as stored (a damaged backup may hold
+        anything: the caller checks them); None for a backup without them (or written
+        before they went in) or a file that is no database (:meth:`restore_from` says so)."""
+        try:
+            con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
+        try:
+            has = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [BACKUP_FILES_TABLE]).fetchone()  # fmt: skip
+            if not has:
+                return None
+            return [tuple(r) for r in con.execute(f"SELECT file, text FROM {BACKUP_FILES_TABLE}")]
+        except sqlite3.Error:
+            return None
+        finally:
+            con.close()
 
     def restore_from(self, source: Path | str) -> int:
         """Replace the database's content with a backup file's (checked first, migrated to
-        this version); returns the backup's schema version."""
+        this version; the files it carries are left out: read them with
+        :meth:`backup_files` first); returns the backup's schema version."""
         source = Path(source)
         try:
             src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
@@ -259,11 +284,25 @@ class SQLiteStore:
                 src.close()
         self._ready = False
         self.connection()  # migrates an older backup to this version
+        with self.transaction() as con:  # the files it carried live elsewhere
+            con.execute(f"DROP TABLE IF EXISTS {BACKUP_FILES_TABLE}")
         return found
 
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _write_files(database: Path, files: Mapping[str, str]) -> None:
+    """``files`` into the backup ``database``, in its :data:`BACKUP_FILES_TABLE`."""
+    con = sqlite3.connect(database)
+    try:
+        with con:
+            con.execute(f"DROP TABLE IF EXISTS {BACKUP_FILES_TABLE}")
+            con.execute(f"CREATE TABLE {BACKUP_FILES_TABLE} (file TEXT PRIMARY KEY, text TEXT NOT NULL)")  # fmt: skip
+            con.executemany(f"INSERT INTO {BACKUP_FILES_TABLE} VALUES (?, ?)", list(files.items()))
+    finally:
+        con.close()
 
 
 # -- Parquet deltas: one analytic table, many writers ----------------------------------------------
