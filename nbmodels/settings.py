@@ -17,6 +17,8 @@ need settings take one (or build a default) when they are constructed.
 | local_paths    | ``NBMODELS_LOCAL_PATHS`` (``os.pathsep``) | none (extra folders to scan)    |
 | ollama_models  | ``OLLAMA_MODELS``                         | ``~/.ollama/models``            |
 | hf_cache       | ``HF_HUB_CACHE``, ``HF_HOME``/hub         | ``~/.cache/huggingface/hub``    |
+| registry_url   | ``NBMODELS_REGISTRY_URL``                 | none (the home's registry.db)   |
+| shared_cache   | ``NBMODELS_SHARED_CACHE``                 | false (a team's cache: group rw)|
 | demo           | ``NBMODELS_DEMO``                         | false (use the embedded demo)   |
 | demo_hub       | ``NBMODELS_DEMO_HUB``                     | none (a running demo hub's URL) |
 | demo_ollama    | ``NBMODELS_DEMO_OLLAMA``                  | none (its Ollama API's URL)     |
@@ -81,6 +83,9 @@ class Settings:
     demo_hub: str | None = None
     demo_ollama: str | None = None
     hub_records: Path | None = None
+    # a team's registry (postgresql://user@host/db; may hold a password: never shown)
+    registry_url: str | None = field(default=None, repr=False)
+    shared_cache: bool = False  # the HF cache / Ollama store is shared by a team's homes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -111,7 +116,9 @@ class Settings:
             f"timeout={self.timeout}, custom_catalogs={self.custom_catalogs!r}, "
             f"local_paths={[str(p) for p in self.local_paths]!r}, "
             f"ollama_models={str(self.ollama_models)!r}, hf_cache={str(self.hf_cache)!r}, "
-            f"demo={self.demo}, demo_hub={self.demo_hub!r})"
+            f"demo={self.demo}, demo_hub={self.demo_hub!r}, "
+            f"registry_url=<{'set' if self.registry_url else 'none'}>, "
+            f"shared_cache={self.shared_cache})"
         )
 
     @classmethod
@@ -132,6 +139,9 @@ class Settings:
             values["ollama_library"] = env["NBMODELS_OLLAMA_LIBRARY"]
         values["offline"] = is_true(env.get("NBMODELS_OFFLINE") or env.get("HF_HUB_OFFLINE"))
         values["demo"] = is_true(env.get("NBMODELS_DEMO"))
+        values["shared_cache"] = is_true(env.get("NBMODELS_SHARED_CACHE"))
+        if env.get("NBMODELS_REGISTRY_URL", "").strip():
+            values["registry_url"] = env["NBMODELS_REGISTRY_URL"].strip()
         for var, name in (
             ("NBMODELS_DEMO_HUB", "demo_hub"),
             ("NBMODELS_DEMO_OLLAMA", "demo_ollama"),

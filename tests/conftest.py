@@ -62,6 +62,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "NBMODELS_DEMO_OLLAMA",
         "NBMODELS_HUB_RECORDS",
         "NBMODELS_TIMEOUT",
+        "NBMODELS_REGISTRY_URL",
+        "NBMODELS_SHARED_CACHE",
     ):
         monkeypatch.delenv(var, raising=False)
     try:  # huggingface_hub reads its cache location once, at import: patch the constants
