@@ -4,11 +4,19 @@ The file is synthetic, grown from the real Hub records (``bench_catalog.grow``) 
 the way teams write catalogs by hand: sizes as text ("4.2 GB"), parameter counts as "7.6B"
 or plain integers, tags as "a, b, c", dates as ISO text, plus a column nobody maps.
 
+Each case runs interleaved with its pandas counterpart (pandas, nbmodels, pandas,
+nbmodels...) so that both sides see the same machine; the medians are compared as a ratio.
+"Load" is against ``pandas.read_csv`` of the same file; "load + first search" is against
+``pandas.read_csv`` followed by the same search written in pandas (a case-insensitive
+substring of the id, the most downloaded first, 50 rows).
+
     python benchmarks/run.py --custom-rows 100000
+    python benchmarks/bench_custom.py --rows 100000 --repeat 5
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 import warnings
@@ -25,6 +33,7 @@ from nbmodels.errors import NBModelsWarning
 from nbmodels.frame import to_frame
 
 GOAL_RATIO = 5.0  # nbmodels within 5x of pandas.read_csv
+QUERY = "llama"
 
 
 def _human(n: float, units: tuple[str, ...], step: float) -> str:
@@ -83,19 +92,53 @@ class Result:
     pandas_s: float
     rows: int
     same: bool
+    pandas_case: str = "pandas.read_csv"
 
     @property
     def ratio(self) -> float:
         return self.nbmodels_s / self.pandas_s if self.pandas_s else float("inf")
 
 
-def _p50(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
+def _side_by_side(
+    ours: Callable[[], Any], theirs: Callable[[], Any], repeat: int
+) -> tuple[float, Any, float, Any]:
+    """Median seconds of ``ours`` and ``theirs``, run alternately (after one warm-up
+    each), and their last results."""
+    mine: list[float] = []
+    pandas_times: list[float] = []
+    out = other = None
+    theirs()
+    ours()
     for _ in range(repeat):
         t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        other = theirs()
+        pandas_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out = ours()
+        mine.append(time.perf_counter() - t0)
+    return statistics.median(mine), out, statistics.median(pandas_times), other
+
+
+def _pandas_search(path: Path) -> pd.DataFrame:
+    """nbmodels' meaning of a query word, in pandas: inside the id or name, a whole tag, or
+    at the start of a word of the description; the most downloaded first."""
+    df = pd.read_csv(path)
+
+    def low(column: str) -> pd.Series:
+        return df[column].fillna("").astype(str).str.lower()
+
+    hits = (
+        low("model_id").str.contains(QUERY, regex=False)
+        | low("display_name").str.contains(QUERY, regex=False)
+        | df["tags"].fillna("").str.split(", ").map(lambda tags: QUERY in tags)
+        | low("description").str.contains(f"(?:^|[^0-9a-z]){QUERY}")
+    )
+    return df[hits].sort_values("downloads", ascending=False).head(50)
+
+
+def _same_ranking(ours: list[int | None], theirs: pd.Series) -> bool:
+    """Both searches ranked the same downloads (rows tied on downloads may differ)."""
+    return [d or 0 for d in ours] == [int(d) if pd.notna(d) else 0 for d in theirs]
 
 
 def run(rows: int = 100_000, repeat: int = 3, *, folder: Path | None = None) -> list[Result]:
@@ -106,22 +149,131 @@ def run(rows: int = 100_000, repeat: int = 3, *, folder: Path | None = None) -> 
 
     tmp = Path(folder or tempfile.mkdtemp(prefix="nbmodels-bench-custom-"))
     path = write_team_csv(tmp / "team.csv", rows)
-    pandas_s, frame = _p50(lambda: pd.read_csv(path), repeat)
+    n = len(pd.read_csv(path))
+    results: list[Result] = []
+
+    def catalog() -> Any:
+        return Catalog(Settings(home=Path(tempfile.mkdtemp(dir=tmp))), sources=[CustomSource(path)])
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NBModelsWarning)  # the unmapped column is said once
-        read_s, table = _p50(lambda: CustomSource(path).table(), repeat)
-        models_s, models = _p50(lambda: CustomSource(path).models(), repeat)
-
-        def search() -> pd.DataFrame:
-            cat = Catalog(
-                Settings(home=Path(tempfile.mkdtemp(dir=tmp))), sources=[CustomSource(path)]
+        ours, table, theirs, _ = _side_by_side(
+            lambda: CustomSource(path).table(), lambda: pd.read_csv(path), repeat
+        )
+        results.append(
+            Result("load: CustomSource.table()", ours, theirs, table.num_rows, table.num_rows == n)
+        )
+        ours, models, theirs, _ = _side_by_side(
+            lambda: CustomSource(path).models(), lambda: pd.read_csv(path), repeat
+        )
+        results.append(
+            Result("load: .models() (objects)", ours, theirs, len(models), len(models) == n)
+        )
+        ours, found, theirs, hits = _side_by_side(
+            lambda: CustomSource(path).search(QUERY, sort="downloads", limit=50),
+            lambda: _pandas_search(path),
+            repeat,
+        )
+        same = _same_ranking([m.downloads for m in found], hits["downloads"])
+        results.append(
+            Result(
+                f"load + search: CustomSource.search({QUERY!r})",
+                ours,
+                theirs,
+                len(found),
+                same,
+                "read_csv + pandas search",
             )
-            return cat.search(source="custom", limit=None)
+        )
+        ours, found, theirs, hits = _side_by_side(
+            lambda: catalog().search(QUERY, source="custom", sort="downloads", limit=50),
+            lambda: _pandas_search(path),
+            repeat,
+        )
+        results.append(
+            Result(
+                f"load + search: Catalog.search({QUERY!r})",
+                ours,
+                theirs,
+                len(found),
+                _same_ranking(list(found["downloads"]), hits["downloads"]),
+                "read_csv + pandas search",
+            )
+        )
+        ours, found, theirs, _ = _side_by_side(
+            lambda: catalog().search(source="custom", limit=None), lambda: pd.read_csv(path), repeat
+        )
+        results.append(
+            Result("Catalog.search(source=custom) all", ours, theirs, len(found), len(found) == n)
+        )
+    return results
 
-        search_s, found = _p50(search, repeat)
-    n = len(frame)
-    return [
-        Result("read: CustomSource.table()", read_s, pandas_s, table.num_rows, table.num_rows == n),
-        Result("read: .models() (objects)", models_s, pandas_s, len(models), len(models) == n),
-        Result("Catalog.search(source=custom)", search_s, pandas_s, len(found), len(found) == n),
-    ]
+
+def stages(rows: int = 100_000, *, folder: Path | None = None) -> dict[str, float]:
+    """Where CustomSource.table()'s time goes (seconds of one run, after a warm-up)."""
+    import tempfile
+
+    import nbmodels.sources.custom as custom
+
+    tmp = Path(folder or tempfile.mkdtemp(prefix="nbmodels-bench-custom-"))
+    path = tmp / "team.csv"
+    if not path.exists():
+        write_team_csv(path, rows)
+    spent: dict[str, float] = {}
+    originals: dict[str, tuple[str, Callable[..., Any]]] = {
+        "read CSV (pyarrow)": ("_arrow_csv", custom._arrow_csv),
+        "normalise columns": ("_normalise_arrow", custom._normalise_arrow),
+        "detect tasks and types": ("_detect", custom._detect),
+    }
+
+    def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
+        return wrapper
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NBModelsWarning)
+        custom.CustomSource(path).table()
+        try:
+            for label, (name, fn) in originals.items():
+                setattr(custom, name, timed(label, fn))
+            t0 = time.perf_counter()
+            custom.CustomSource(path).table()
+            spent["total CustomSource.table()"] = time.perf_counter() - t0
+        finally:
+            for name, fn in originals.values():
+                setattr(custom, name, fn)
+    return spent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    results = run(args.rows, args.repeat)
+    print(f"team CSV catalog, {args.rows:,} rows, medians of {args.repeat} interleaved runs\n")
+    print(f"{'case':<42} {'nbmodels s':>10} {'pandas s':>9} {'ratio':>7}  pandas side")
+    for r in results:
+        print(
+            f"{r.case:<42} {r.nbmodels_s:>10.3f} {r.pandas_s:>9.3f} {r.ratio:>6.1f}x  "
+            f"{r.pandas_case}{'' if r.same else '  (ROWS DIFFER)'}"
+        )
+    print("\nstages of one CustomSource.table():")
+    for label, seconds in stages(args.rows).items():
+        print(f"  {label:<28} {seconds:.3f} s")
+    load = results[0]
+    print(
+        f"\ngoal: loading within {GOAL_RATIO:.0f}x of pandas.read_csv: {load.ratio:.1f}x -> "
+        f"{'met' if load.ratio <= GOAL_RATIO else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

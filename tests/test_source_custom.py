@@ -19,6 +19,7 @@ from decimal import Decimal
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from nbmodels.errors import (
@@ -439,3 +440,179 @@ def test_explicit_tasks_win_over_detection(tmp_path: Path) -> None:
     assert explicit.tasks == (SupportedTask.TEXT_CLASSIFICATION,)
     assert explicit.model_type is ModelType.SPECIALIZED_MODEL
     assert SupportedTask.TEXT_GENERATION in detected.tasks  # no tasks column: detected
+
+
+# -- the column-wise CSV path gives what the general path gives ----------------------------
+
+
+def _real_team_csv(shared_data: Path, path: Path, rows: int = 3000) -> Path:
+    """A team catalog written the way benchmarks/bench_custom.py writes one (sizes as text,
+    counts as "7.6B" or digits, tags as "a, b, c", an unmapped column), from real records:
+    every record once, then again under new ids up to ``rows``."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_parquet(shared_data / "hub-models.parquet")
+    picks = np.resize(np.arange(len(df)), rows)
+    df = df.iloc[picks].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+
+    def human(n: float, units: tuple[str, ...]) -> str:
+        for unit in units[:-1]:
+            if abs(n) < 1000:
+                return f"{n:.1f}{unit}".replace(".0", "")
+            n /= 1000
+        return f"{n:.1f}{units[-1]}"
+
+    params = [(st or {}).get("total") if isinstance(st, dict) else None for st in df["safetensors"]]
+    out = pd.DataFrame(
+        {
+            "model_id": [i if k < len(set(picks)) else f"{i}-s{k}" for k, i in enumerate(df["id"])],
+            "owner": df["author"].fillna(""),
+            "tags": [", ".join(list(t)[:8]) if t is not None else "" for t in df["tags"]],
+            "pipeline_tag": df["pipeline_tag"].fillna(""),
+            "params": [
+                ""
+                if p is None
+                else (human(float(p), ("", "K", "M", "B", "T")) if k % 2 else str(p))
+                for k, p in enumerate(params)
+            ],
+            "size": [
+                "" if p is None else human(float(p) * 2, (" B", " KB", " MB", " GB", " TB"))
+                for p in params
+            ],
+            "downloads": df["downloads"].astype("Int64"),
+            "created": df["createdAt"].map(lambda d: "" if pd.isna(d) else d.date().isoformat()),
+            "library": df["library_name"].fillna(""),
+            "team_owner": rng.choice(["search", "nlp", "N/A"], rows),
+        }
+    )
+    out.to_csv(path, index=False)
+    return path
+
+
+MESSY_CSV = (
+    "id,name,params,size,tags,task,license,created_at,pipeline_tag,library,downloads,"
+    "capabilities,base_model,model_type,notes\n"
+    'acme/llama-chat,Llama Chat,7B,4.2GB,"llama, conversational",,mit,2024-09-25,,,"1,234",'
+    ",,,\n"
+    "acme/plain,,7612345678,  512 MiB ,,,,2024/09/25,text-generation,transformers,12,,,,x\n"
+    ",,1B,,,,,,,,,,,,orphan\n"  # no id
+    "acme/rounding,,1.5,1.2345 GB,,,,not a date,,,-5,,,,\n"
+    "acme/huge,,99999999999999999999,3G,,,,1714521600,,,,,,,\n"
+    "acme/units,,350m,10 bytes,embed; mteb,,,,feature-extraction,sentence-transformers,n/a,"
+    ",,,\n"
+    "acme/spaces,\u3000Spaced\u3000,0.5b,1.5GiB,,,,,,,NULL,,,,\n"
+    "acme/llama-chat,Again,1B,,,,,,,,,,,,\n"  # a repeated id
+    "acme/derived,,8x7B,7 B,llama,,,,,,,,acme/llama-chat,,\n"
+    "acme/quant,,lots,big,base_model:quantized:acme/units,,,,,,,,,,\n"
+    'acme/tool,,1.23B,2.5 TB,,chat,,,,,,"completion, tools",,specialized,\n'
+    'acme/json-tags,,12k,900000000,"[""a"", ""b""]",dancing,,,,,,,,weird,\n'
+    "   ,   ,  ,  ,  ,  ,  ,  ,  ,  ,  ,  ,  ,  ,  \n"  # a row of blank cells: not a row
+    'acme/multiline,"line one\nline two",1e9,1.5 PB,,,,,,,7,,,,\n'
+    "acme/whisper-ft,,,,,,,,,,,,openai/whisper-small,,\n"
+)
+SEMICOLON_CSV = (
+    "model_id;params;size;tags;downloads\n"
+    'x/a;"1,5B";"4,2 GB";a,b;"1.234"\n'
+    "x/b;2B;;c;7\n"
+    'x/c;"1,2,3";"1.234,5 MB";;\n'
+)
+
+
+_Read = tuple[list, "pa.Table", list[str]]
+
+
+def _both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[_Read, _Read]:
+    import nbmodels.sources.custom as custom
+
+    stamp = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def read() -> _Read:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            source = CustomSource(path)
+            table = source.table(fetched_at=stamp)
+            models = source.models()
+        return models, table, [str(w.message) for w in caught]
+
+    fast = read()
+    assert custom._arrow_csv(path.read_bytes(), str(path)) is not None  # the fast path ran
+    with monkeypatch.context() as m:
+        m.setattr(custom, "_arrow_csv", lambda data, location: None)
+        general = read()
+    return fast, general
+
+
+@pytest.mark.parametrize("content", [MESSY_CSV, SEMICOLON_CSV], ids=["messy", "semicolon"])
+def test_column_wise_csv_reads_as_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    path = tmp_path / "team.csv"
+    path.write_text(content, encoding="utf-8")
+    (fast_models, fast_table, fast_said), (models, table, said) = _both_paths(path, monkeypatch)
+    assert fast_models == models
+    assert fast_table.equals(table)
+    assert fast_said == said and len(said) == 1
+
+
+def test_column_wise_csv_reads_real_records_as_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    path = _real_team_csv(shared_data, tmp_path / "real.csv")
+    (fast_models, fast_table, fast_said), (models, table, said) = _both_paths(path, monkeypatch)
+    assert len(models) == 3000
+    assert fast_models == models
+    assert fast_table.equals(table)
+    assert fast_said == said
+
+
+def test_messy_csv_values(tmp_path: Path) -> None:
+    path = tmp_path / "team.csv"
+    path.write_text(MESSY_CSV, encoding="utf-8")
+    source, message = load(path)
+    m = {x.id: x for x in source.models()}
+    assert m["acme/llama-chat"].name == "Llama Chat" and m["acme/llama-chat"].downloads == 1234
+    assert m["acme/plain"].size_bytes == 512 * 2**20 and m["acme/plain"].parameters == 7612345678
+    assert m["acme/rounding"].parameters == 2  # Decimal rounds half to even
+    assert m["acme/rounding"].size_bytes == 1_234_500_000
+    assert m["acme/huge"].parameters is None and m["acme/huge"].size_bytes == 3e9
+    assert m["acme/units"].parameters == 350_000_000 and m["acme/units"].size_bytes == 10
+    assert m["acme/units"].tasks == (SupportedTask.EMBEDDING,)
+    assert m["acme/spaces"].name == "Spaced" and m["acme/spaces"].downloads is None
+    assert m["acme/multiline"].name == "line one\nline two"
+    assert m["acme/multiline"].size_bytes == 1_500_000_000_000_000
+    # base models, from a base_model column or tags, resolved among the catalog's rows
+    assert m["acme/derived"].extra["base_models"] == ["acme/llama-chat"]
+    assert m["acme/derived"].tasks == (SupportedTask.TEXT_GENERATION, SupportedTask.CHAT)
+    assert m["acme/quant"].tasks == (SupportedTask.EMBEDDING,)
+    assert m["acme/quant"].model_type is ModelType.EMBEDDING_MODEL
+    assert m["acme/whisper-ft"].tasks == (
+        SupportedTask.AUDIO_TRANSCRIPTION,
+        SupportedTask.TRANSLATION,
+    )  # a base outside the catalog: judged by its id
+    assert m["acme/tool"].extra["capabilities"] == ["completion", "tools"]
+    assert m["acme/tool"].model_type is ModelType.SPECIALIZED_MODEL  # stated
+    assert "2 of 14 rows skipped" in message  # no id; a repeated id (the blank row: no row)
+    assert "row 3: no id" in message
+    assert "row 8: id 'acme/llama-chat' repeats row 1" in message
+    for said in (
+        "row 4: created_at 'not a date' is not a date",
+        "row 4: downloads '-5' is not a number",
+        "row 10: params 'lots' is not a number",
+        "row 10: size 'big' is not a size",
+        "row 12: task 'dancing'",
+        "row 12: model_type 'weird' is not a model type",
+        "row 5: params '99999999999999999999' is too large",
+    ):
+        assert said in message, said
+    assert "not understood" not in message  # "notes" is a description
+
+
+def test_base_models_resolve_across_the_catalogs_of_a_source(tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("id,library\nacme/vectors,sentence-transformers\n")
+    second = tmp_path / "b.json"
+    second.write_text(json.dumps([{"id": "acme/v2", "tags": "base_model:finetune:acme/vectors"}]))
+    models = {m.id: m for m in CustomSource([first, second]).models()}
+    assert models["acme/v2"].tasks == (SupportedTask.EMBEDDING,)
