@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from nbmodels.discover.catalog import Catalog
+from nbmodels.discover.frame import to_frame
+from nbmodels.discover.tasks import annotate
 from nbmodels.errors import NBModelsWarning
-from nbmodels.frame import to_frame
 from nbmodels.settings import Settings
-from nbmodels.tasks import annotate
 from nbmodels.types import ModelMetadata, ModelSource
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

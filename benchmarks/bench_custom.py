@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from bench_catalog import grow, hub_records
 
+from nbmodels.discover.frame import to_frame
 from nbmodels.errors import NBModelsWarning
-from nbmodels.frame import to_frame
 
 GOAL_RATIO = 5.0  # nbmodels within 5x of pandas.read_csv
 QUERY = "llama"
@@ -145,7 +145,7 @@ def run(rows: int = 100_000, repeat: int = 3, *, folder: Path | None = None) -> 
     import tempfile
 
     from nbmodels import Catalog, Settings
-    from nbmodels.sources.custom import CustomSource
+    from nbmodels.discover.sources.custom import CustomSource
 
     tmp = Path(folder or tempfile.mkdtemp(prefix="nbmodels-bench-custom-"))
     path = write_team_csv(tmp / "team.csv", rows)
@@ -213,7 +213,7 @@ def stages(rows: int = 100_000, *, folder: Path | None = None) -> dict[str, floa
     """Where CustomSource.table()'s time goes (seconds of one run, after a warm-up)."""
     import tempfile
 
-    import nbmodels.sources.custom as custom
+    import nbmodels.discover.sources.custom as custom
 
     tmp = Path(folder or tempfile.mkdtemp(prefix="nbmodels-bench-custom-"))
     path = tmp / "team.csv"

@@ -42,12 +42,12 @@ _LAZY = {
     "by_task": "nbmodels.discover.catalog",
     "model_info": "nbmodels.discover.catalog",
     "refresh": "nbmodels.discover.catalog",
-    "get_source": "nbmodels.sources",
-    "available_sources": "nbmodels.sources",
-    "register_source": "nbmodels.sources",
-    "Source": "nbmodels.sources",
-    "detect_tasks": "nbmodels.tasks",
-    "classify_model_type": "nbmodels.tasks",
+    "get_source": "nbmodels.discover.sources",
+    "available_sources": "nbmodels.discover.sources",
+    "register_source": "nbmodels.discover.sources",
+    "Source": "nbmodels.discover.sources",
+    "detect_tasks": "nbmodels.discover.tasks",
+    "classify_model_type": "nbmodels.discover.tasks",
     "browse": "nbmodels.widgets",
     "download": "nbmodels.downloader.core",
     "downloads": "nbmodels.downloader.core",
@@ -154,6 +154,8 @@ if TYPE_CHECKING:  # pragma: no cover
         sql,
         trending,
     )
+    from .discover.sources import Source, available_sources, get_source, register_source
+    from .discover.tasks import classify_model_type, detect_tasks
     from .downloader.core import (
         Downloader,
         DownloadTask,
@@ -166,9 +168,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine.handle import load
     from .machine import hardware
     from .modelmanager import ModelManager, manager
-    from .sources import Source, available_sources, get_source, register_source
     from .storage.registry import Registry
-    from .tasks import classify_model_type, detect_tasks
     from .widgets import browse, config_editor, playground, registry_view
 
 

@@ -73,8 +73,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         monkeypatch.setattr(hfc, "HF_HOME", str(tmp_path / "hf-home"))
     except ImportError:  # pragma: no cover
         pass
-    from nbmodels import settings, sources
-    from nbmodels.discover import catalog
+    from nbmodels import settings
+    from nbmodels.discover import catalog, sources
 
     catalog._warned.clear()  # "once per process" means once per test here
     settings.use_settings(None)

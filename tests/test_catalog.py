@@ -24,6 +24,8 @@ import pytest
 import nbmodels
 from nbmodels.discover import catalog as catalog_mod
 from nbmodels.discover.catalog import Catalog, default_catalog, set_default_catalog
+from nbmodels.discover.frame import COLUMNS, from_row, parse_count, parse_size, to_frame
+from nbmodels.discover.sources import Source, register_source
 from nbmodels.errors import (
     ConfigurationError,
     CorruptCatalogError,
@@ -35,9 +37,7 @@ from nbmodels.errors import (
     SQLError,
     UnknownSourceError,
 )
-from nbmodels.frame import COLUMNS, from_row, parse_count, parse_size, to_frame
 from nbmodels.settings import Settings
-from nbmodels.sources import Source, register_source
 from nbmodels.types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 ROOT = Path(__file__).resolve().parents[1]

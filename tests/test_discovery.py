@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from nbmodels import Catalog, ModelMetadata, Settings
+from nbmodels.discover.sources import get_source, register_source
+from nbmodels.discover.sources.base import InMemorySource, text_matches
+from nbmodels.discover.sources.custom import CustomSource
 from nbmodels.errors import (
     ConfigurationError,
     CustomCatalogWarning,
@@ -22,9 +25,6 @@ from nbmodels.errors import (
     StorageError,
     UnknownSourceError,
 )
-from nbmodels.sources import get_source, register_source
-from nbmodels.sources.base import InMemorySource, text_matches
-from nbmodels.sources.custom import CustomSource
 from nbmodels.types import ModelSource, SupportedTask
 from nbmodels.units import parse_count, parse_size
 
@@ -223,8 +223,8 @@ def test_a_model_that_api_show_does_not_know_is_kept_from_api_tags(
     import ollama
 
     from nbmodels.demo.ollama import server as ollama_server
+    from nbmodels.discover.sources.ollama import OllamaSource
     from nbmodels.errors import SourceWarning
-    from nbmodels.sources.ollama import OllamaSource
 
     routes = {k: v for k, v in ollama_server._ROUTES.items() if k != "/api/show"}
     monkeypatch.setattr(ollama_server, "_ROUTES", routes)  # an older or partial Ollama API
@@ -245,8 +245,8 @@ def test_a_model_that_api_show_does_not_know_is_kept_from_api_tags(
 def test_a_slow_ollama_is_a_timeout_not_not_running() -> None:
     import socket
 
+    from nbmodels.discover.sources.ollama import OllamaSource
     from nbmodels.errors import OllamaNotRunningError, SourceTimeoutError
-    from nbmodels.sources.ollama import OllamaSource
 
     with socket.socket() as listening:  # accepts connections, never answers
         listening.bind(("127.0.0.1", 0))
@@ -262,8 +262,8 @@ def test_a_slow_ollama_is_a_timeout_not_not_running() -> None:
 def test_a_library_snapshot_that_fails_to_load_is_a_warning(
     ollama_host: str, tmp_path: Path
 ) -> None:
+    from nbmodels.discover.sources.ollama import OllamaSource
     from nbmodels.errors import SourceWarning
-    from nbmodels.sources.ollama import OllamaSource
 
     src = OllamaSource(host=ollama_host, library=tmp_path / "missing.json")
     with pytest.warns(SourceWarning, match="library is not shown.*missing.json"):
@@ -296,8 +296,8 @@ def _hub_answer(status: int, headers: dict[str, str]) -> Exception:
 def test_refused_access_is_an_auth_error_that_says_which(
     status: int, headers: dict[str, str], token: str | None, reason: str, says: str
 ) -> None:
+    from nbmodels.discover.sources.huggingface import hub_error
     from nbmodels.errors import AccessDeniedError
-    from nbmodels.sources.huggingface import hub_error
 
     err = hub_error(
         _hub_answer(status, headers), endpoint="http://hub.test", repo_id="meta/llama", token=token
@@ -313,7 +313,7 @@ def test_refused_access_is_an_auth_error_that_says_which(
 def test_hub_rows_have_sizes_from_their_safetensors_parameters(
     hub_server: object, tmp_path: Path
 ) -> None:
-    from nbmodels.sources.huggingface import HuggingFaceSource
+    from nbmodels.discover.sources.huggingface import HuggingFaceSource
     from nbmodels.weights import bytes_from_parameters
 
     url = hub_server.url  # type: ignore[attr-defined]
@@ -341,7 +341,7 @@ def test_hub_rows_have_sizes_from_their_safetensors_parameters(
 def test_a_chat_template_file_is_a_chat_signal() -> None:
     from huggingface_hub.hf_api import ModelInfo
 
-    from nbmodels.sources.huggingface import to_metadata
+    from nbmodels.discover.sources.huggingface import to_metadata
 
     base = {"id": "team/plain", "tags": ["transformers"], "pipeline_tag": "text-generation"}
     plain = to_metadata(ModelInfo(**base, siblings=[{"rfilename": "config.json"}]))
@@ -392,8 +392,8 @@ class _Team(InMemorySource):
 
 
 def _hub_and_dead_ollama(hub_server: object, tmp_path: Path) -> Catalog:
-    from nbmodels.sources.huggingface import HuggingFaceSource
-    from nbmodels.sources.ollama import OllamaSource
+    from nbmodels.discover.sources.huggingface import HuggingFaceSource
+    from nbmodels.discover.sources.ollama import OllamaSource
 
     settings = Settings(
         home=tmp_path / "home",
@@ -454,7 +454,7 @@ def test_a_mirror_that_answers_only_revision_main(
 
     monkeypatch.setattr(hub_module._Handler, "_model_api", only_revisions)
     from nbmodels.demo.hub.tinymodels import CHAT
-    from nbmodels.sources.huggingface import HuggingFaceSource
+    from nbmodels.discover.sources.huggingface import HuggingFaceSource
 
     settings = Settings(
         home=tmp_path / "home",
@@ -468,7 +468,7 @@ def test_a_mirror_that_answers_only_revision_main(
 # -- a large team catalog is read column by column -----------------------------------------------
 @pytest.mark.parametrize("fmt", ["csv", "json", "yaml", "parquet"])
 def test_the_column_wise_table_is_the_models_row_for_row(fmt: str) -> None:
-    from nbmodels.frame import to_arrow
+    from nbmodels.discover.frame import to_arrow
 
     data = Path(__file__).parent / "data" / "custom" / f"team.{fmt}"
     with warnings.catch_warnings():
@@ -525,7 +525,7 @@ def test_model_info_shows_no_progress_bar_for_the_card(
     from huggingface_hub.utils import tqdm as hf_tqdm
 
     from nbmodels.demo.hub.tinymodels import CHAT
-    from nbmodels.sources.huggingface import HuggingFaceSource
+    from nbmodels.discover.sources.huggingface import HuggingFaceSource
 
     shown: list[object] = []  # bars that draw (in a notebook: a widget in the cell)
     plain_init = hf_tqdm.__init__

@@ -184,7 +184,7 @@ def test_a_model_that_wont_fit_is_refused_before_loading(tiny_models, monkeypatc
 
 
 def test_usage_and_the_measured_peak_go_to_the_registry(tiny_models, tmp_path: Path) -> None:
-    from nbmodels.sources.local import LocalSource
+    from nbmodels.discover.sources.local import LocalSource
     from nbmodels.storage.registry import Registry
 
     settings = Settings(home=tmp_path / "home")
@@ -239,7 +239,7 @@ def test_load_by_hub_id_downloads_first(hub_server, tmp_path: Path) -> None:
 
 
 def test_the_estimate_shows_the_peak_measured_at_load(tiny_models) -> None:
-    from nbmodels.sources.local import LocalSource
+    from nbmodels.discover.sources.local import LocalSource
     from nbmodels.storage.registry import default_registry
 
     folder = tiny_models[CHAT]

@@ -11,6 +11,8 @@ import pytest
 
 from nbmodels.demo.ollama import OllamaServer
 from nbmodels.demo.ollama.facts import add_manifest
+from nbmodels.discover.sources import get_source
+from nbmodels.discover.sources.ollama import OllamaSource, license_id
 from nbmodels.errors import (
     ConfigurationError,
     InvalidModelIdError,
@@ -19,8 +21,6 @@ from nbmodels.errors import (
     SourceUnavailableError,
     SourceWarning,
 )
-from nbmodels.sources import get_source
-from nbmodels.sources.ollama import OllamaSource, license_id
 from nbmodels.storage.ollama_store import OllamaStore
 from nbmodels.types import ModelSource, ModelType, SupportedTask
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from nbmodels.discover.sources import get_source
+from nbmodels.discover.sources.custom import CustomSource
 from nbmodels.errors import (
     ConfigurationError,
     CustomCatalogError,
@@ -30,8 +32,6 @@ from nbmodels.errors import (
     SourceUnavailableError,
 )
 from nbmodels.settings import Settings
-from nbmodels.sources import get_source
-from nbmodels.sources.custom import CustomSource
 from nbmodels.types import ModelSource, ModelType, SupportedTask
 from nbmodels.units import parse_count, parse_date, parse_size
 
@@ -524,7 +524,7 @@ _Read = tuple[list, "pa.Table", list[str]]
 
 
 def _both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[_Read, _Read]:
-    import nbmodels.sources.custom as custom
+    import nbmodels.discover.sources.custom as custom
 
     stamp = datetime(2025, 1, 1, tzinfo=UTC)
 

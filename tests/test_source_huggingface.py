@@ -21,6 +21,14 @@ from fixtures_hub import GATED_REPO, REVISIONS_REPO
 from huggingface_hub import HfApi, ModelInfo
 
 from nbmodels.demo.hub import HubServer
+from nbmodels.discover.sources import get_source
+from nbmodels.discover.sources.huggingface import (
+    HUB_TASK_FILTERS,
+    HuggingFaceSource,
+    hub_error,
+    summarize_card,
+    to_metadata,
+)
 from nbmodels.errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -29,14 +37,6 @@ from nbmodels.errors import (
     ModelNotFoundError,
 )
 from nbmodels.settings import Settings
-from nbmodels.sources import get_source
-from nbmodels.sources.huggingface import (
-    HUB_TASK_FILTERS,
-    HuggingFaceSource,
-    hub_error,
-    summarize_card,
-    to_metadata,
-)
 from nbmodels.types import FileInfo, ModelMetadata, ModelSource, ModelType, SupportedTask
 
 CHAT = "nbmodels-demo/tiny-llama-chat"
@@ -568,7 +568,7 @@ def test_registry_and_availability(hub_server: HubServer, settings: Settings) ->
 def test_the_names_others_import_from_the_huggingface_module_are_still_there() -> None:
     """huggingface.py is split (hub_errors, hub_records): what other modules import from it
     still comes from there, the very same objects."""
-    from nbmodels.sources import hub_errors, hub_records, huggingface
+    from nbmodels.discover.sources import hub_errors, hub_records, huggingface
 
     assert hub_error is hub_errors.hub_error
     assert to_metadata is hub_records.to_metadata and summarize_card is hub_records.summarize_card

@@ -17,14 +17,14 @@ from fixtures_hub import REVISIONS_REPO
 from test_gguf_info import write_tiny_gguf
 
 from nbmodels.demo.ollama.facts import add_manifest
+from nbmodels.discover.sources import get_source
+from nbmodels.discover.sources.local import MAX_DEPTH, LocalSource, safetensors_parameter_count
 from nbmodels.errors import ModelNotFoundError
 from nbmodels.settings import Settings
-from nbmodels.sources import get_source
-from nbmodels.sources.local import MAX_DEPTH, LocalSource, safetensors_parameter_count
 from nbmodels.storage.ollama_store import OllamaStore
 from nbmodels.types import ModelSource, ModelType, SupportedTask
 
-LOG = "nbmodels.sources.local"
+LOG = "nbmodels.discover.sources.local"
 
 
 def nowhere(tmp_path: Path, **kwargs: Any) -> LocalSource:

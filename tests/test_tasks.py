@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from nbmodels.tasks import (
+from nbmodels.discover.tasks import (
     TAG_WORDS,
     Coded,
     TaskFilter,
@@ -1107,7 +1107,7 @@ def _rule_inputs() -> list[dict]:
 
 def _table_of(records: list[ModelMetadata], extra_rows: list[dict]) -> dict:
     """Columns (as detect_columns takes them) of ``records`` and of rule inputs."""
-    from nbmodels.tasks import _chat_template
+    from nbmodels.discover.tasks import _chat_template
 
     columns: dict[str, list] = {k: [] for k in (
         "names", "pipeline_tags", "tags", "libraries", "architectures", "capabilities",
@@ -1210,7 +1210,7 @@ def test_name_patterns_mean_the_same_to_python_and_re2(shared_data: Path) -> Non
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from nbmodels.tasks import NAME_PATTERNS, _after_last_slash, _name_re
+    from nbmodels.discover.tasks import NAME_PATTERNS, _after_last_slash, _name_re
 
     names = [m.id for m in _real_collection(shared_data)] + ODD_NAMES
     names += [n.upper() for n in ODD_NAMES] + [f"org/{n}" for n in ODD_NAMES]
@@ -1234,7 +1234,7 @@ def test_every_tag_word_a_rule_reads_is_kept() -> None:
     import ast
     import inspect
 
-    import nbmodels.tasks as tasks
+    import nbmodels.discover.tasks as tasks
 
     tree = ast.parse(inspect.getsource(tasks))
 

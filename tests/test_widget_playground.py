@@ -66,8 +66,8 @@ def test_stop_ends_the_reply_early(handle, tmp_path: Path) -> None:  # type: ign
 
 
 def test_the_picker_offers_the_registrys_available_models(tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from nbmodels.discover.sources.local import LocalSource
     from nbmodels.settings import Settings
-    from nbmodels.sources.local import LocalSource
 
     reg = Registry(tmp_path / "r.db")
     folder = tiny_models[CHAT]

@@ -79,7 +79,7 @@ def auto_configure(
     tasks = meta.tasks if meta is not None else ()
     model_type = meta.model_type if meta is not None else None
     if not tasks and config:
-        from ..tasks import classify_model_type, detect_tasks
+        from ..discover.tasks import classify_model_type, detect_tasks
 
         archs = config.get("architectures") or ()
         has_template = (folder / "chat_template.jinja").is_file() if folder else None
@@ -137,8 +137,8 @@ def auto_configure(
 def _hub_config_files(meta: ModelMetadata, settings: Settings, reasons: list[str]) -> Path | None:
     """The model's config.json and generation_config.json from the Hub (a few kB, into the
     HF cache as transformers would fetch them); None, with the reason said, when unreachable."""
+    from ..discover.sources.huggingface import fetch_small_files
     from ..errors import NBModelsError
-    from ..sources.huggingface import fetch_small_files
 
     try:
         folder = fetch_small_files(

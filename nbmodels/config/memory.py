@@ -287,8 +287,8 @@ def _from_gguf(path: Path, model_id: str) -> _Model:
 def _from_hub(repo_id: str, revision: str | None) -> _Model:
     from huggingface_hub import HfApi
 
+    from ..discover.sources.huggingface import fetch_small_files, hub_error
     from ..settings import default_settings
-    from ..sources.huggingface import fetch_small_files, hub_error
 
     settings = default_settings()
     folder = fetch_small_files(repo_id, ["config.json"], settings=settings, revision=revision)

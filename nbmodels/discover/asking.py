@@ -16,13 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import frame as _frame
 from ..errors import ConfigurationError, NBModelsError, NBModelsWarning, SourceWarning, StorageError
 from ..settings import Settings
-from ..sources import Source, get_source
-from ..sources.base import InMemorySource
 from ..types import ModelMetadata, ModelSource
+from . import frame as _frame
 from .catalog_storage import CatalogStorage, _Asked, _now
+from .sources import Source, get_source
+from .sources.base import InMemorySource
 
 #: the question a source that hands over its whole table (``InMemorySource.table``) answers
 _WHOLE_TABLE = '{"whole table": true}'
@@ -44,7 +44,7 @@ def _outside_stacklevel() -> int:
 
 class CatalogSources(CatalogStorage):
     """A :class:`CatalogStorage` with sources to fill it: ``sources`` maps each name to a
-    source name (built on first use) or a :class:`~nbmodels.sources.Source` object."""
+    source name (built on first use) or a :class:`~nbmodels.discover.sources.Source` object."""
 
     def __init__(self, settings: Settings, sources: Sequence[str | Source], path: Path) -> None:
         self.settings = settings
@@ -126,7 +126,7 @@ class CatalogSources(CatalogStorage):
         returns the names of remote sources whose answer stopped at ``limit`` (capped).
 
         Sources that hold their whole catalog in memory (local, custom, the Ollama library:
-        :class:`~nbmodels.sources.base.InMemorySource`) are never capped: they are asked for
+        :class:`~nbmodels.discover.sources.base.InMemorySource`) are never capped: they are asked for
         every match and the catalog filters. The lock is not held while the sources work,
         so sql() and answers from disk stay quick meanwhile (the widget calls from threads).
         """

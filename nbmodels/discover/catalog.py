@@ -27,7 +27,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
 
-from .. import frame as _frame
 from ..errors import (
     ConfigurationError,
     FilterWarning,
@@ -36,9 +35,8 @@ from ..errors import (
     TruncatedWarning,
 )
 from ..settings import Settings, default_settings, settings_generation
-from ..sources import SORT_KEYS, Source
-from ..tasks import resolve_task
 from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
+from . import frame as _frame
 
 # `name as name`: what this module held before it was split, still importable from here
 from .asking import _WHOLE_TABLE as _WHOLE_TABLE
@@ -66,7 +64,9 @@ from .search_args import (
     _server_limit,
 )
 from .search_args import fit_limit_bytes as fit_limit_bytes
+from .sources import SORT_KEYS, Source
 from .sqlguard import READ_ONLY
+from .tasks import resolve_task
 
 _READ_ONLY = READ_ONLY  # its old name (nbmodels.storage.registry reads it)
 
@@ -93,7 +93,7 @@ class Catalog(CatalogSources):
     """Models found by the sources, kept in DuckDB and on disk as Parquet.
 
     ``sources`` are source names (see :func:`nbmodels.available_sources`) or
-    :class:`~nbmodels.sources.Source` objects; by default huggingface, ollama, local, and
+    :class:`~nbmodels.discover.sources.Source` objects; by default huggingface, ollama, local, and
     custom when ``settings.custom_catalogs`` is set. ``path`` is the folder of the Parquet
     files (default ``settings.catalog_dir``). Nothing is read or built until first use.
     """
@@ -149,7 +149,7 @@ class Catalog(CatalogSources):
         online: bool | None = None,
         fits: bool = False,
     ) -> pd.DataFrame:
-        """Models matching every filter given, as a DataFrame (see :mod:`nbmodels.frame`).
+        """Models matching every filter given, as a DataFrame (see :mod:`nbmodels.discover.frame`).
 
         ``fits=True`` keeps models whose weights, as stored, plus the runtime fit this
         machine now (usable RAM, or the emptiest GPU's free memory if larger): a quick rule

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .. import frame as _frame
 from ..errors import CorruptCatalogError, StorageError
 from ..files import atomic_path
 from ..storage.store import DeltaSnapshot, DeltaTable
 from ..types import ModelMetadata
+from . import frame as _frame
 from .sqlguard import check_read_only, duckdb_message, sql_error
 
 _QUERY_SCHEMA = pa.schema(
@@ -398,7 +398,7 @@ class CatalogStorage:
     def add_frame(self, df: pd.DataFrame) -> int:
         """Bulk insert-or-update from a DataFrame with the catalog's columns.
 
-        Columns it lacks are filled (see :func:`nbmodels.frame.normalize_frame`). This is
+        Columns it lacks are filled (see :func:`nbmodels.discover.frame.normalize_frame`). This is
         the fast path for large catalogs (a million rows load in seconds).
         """
         return self._upsert(_frame.frame_to_arrow(_frame.normalize_frame(df)))

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import frame as _frame
 from ..errors import ConfigurationError
+from . import frame as _frame
 
 _MAX_SERVER_LIMIT = 1000
 #: the largest number DuckDB's BIGINT holds: the catalog's counts and sizes, and a LIMIT

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from .. import frame as _frame
 from ..errors import SQLError
+from . import frame as _frame
 
 __all__ = ["READ_ONLY", "check_read_only", "duckdb_message", "sql_error"]
 

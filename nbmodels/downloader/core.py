@@ -209,7 +209,7 @@ class Downloader(DiskLayout):
     ) -> DownloadPlan:
         """The files a download would fetch, their sizes and what is already cached."""
         repo_id = model_or_id.id if isinstance(model_or_id, ModelMetadata) else str(model_or_id)
-        from ..sources.huggingface import HuggingFaceSource
+        from ..discover.sources.huggingface import HuggingFaceSource
 
         # the Hub source's id check, client and error mapping: one home for each
         source = HuggingFaceSource(self.settings, token=token)
@@ -652,8 +652,8 @@ def downloads() -> list[DownloadTask]:
 def downloaded_models(settings: Settings | None = None) -> Any:
     """What is on disk now, as a DataFrame (the catalog's columns): the Hugging Face cache,
     Ollama's store and the folders of ``NBMODELS_LOCAL_PATHS``, read from the disk itself."""
-    from ..frame import to_frame
-    from ..sources.local import LocalSource
+    from ..discover.frame import to_frame
+    from ..discover.sources.local import LocalSource
 
     return to_frame(LocalSource(settings or default_settings()).models())
 

@@ -104,7 +104,7 @@ class Registry(RegistryLifecycle, RegistryQueries):
         """Re-sync with what is really on disk: models downloaded by other tools (the HF
         cache, Ollama's store) are registered; entries whose files were deleted behind the
         registry's back become unavailable. Returns what changed."""
-        from ..sources.local import LocalSource
+        from ..discover.sources.local import LocalSource
 
         found = LocalSource(self.settings).search("", limit=None)
         on_disk = {}
@@ -199,7 +199,7 @@ class Registry(RegistryLifecycle, RegistryQueries):
 def register_download(settings: Settings, model_id: str, kind: str, target: Path, commit: str | None) -> None:  # fmt: skip
     """What a finished download does: the model, read from its folder, registered as
     available and completed in the home's registry."""
-    from ..sources.local import LocalSource
+    from ..discover.sources.local import LocalSource
 
     source = ModelSource.OLLAMA if kind.startswith("ollama") else ModelSource.HUGGING_FACE
     meta = None

@@ -86,14 +86,14 @@ def _blank_or(parse: Callable[[str], int], text: str | None) -> int | None:
 
 def parse_size(text: str | None) -> int | None:
     """``"4GB"``, ``"500 MB"``, ``"1.5GiB"``, ``"123"`` (bytes) -> bytes; blank -> None."""
-    from ..frame import parse_size as parse
+    from ..discover.frame import parse_size as parse
 
     return _blank_or(parse, text)
 
 
 def parse_params(text: str | None) -> int | None:
     """``"7B"``, ``"350M"``, ``"1.5b"`` -> a parameter count; blank -> None."""
-    from ..frame import parse_count as parse
+    from ..discover.frame import parse_count as parse
 
     return _blank_or(parse, text)
 

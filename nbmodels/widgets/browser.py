@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import ipywidgets as w
 
+from ..discover.sources.base import SORT_FIELDS, SORT_KEYS
 from ..errors import ConfigurationError, NBModelsError
-from ..sources.base import SORT_FIELDS, SORT_KEYS
 from ..types import FileInfo, ModelMetadata, ModelSource, SupportedTask
 from ._common import (
     TABLE_CSS,

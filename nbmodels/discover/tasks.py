@@ -116,7 +116,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .types import ModelMetadata, ModelType, SupportedTask
+from ..types import ModelMetadata, ModelType, SupportedTask
 
 __all__ = [
     "HUB_PIPELINE_TAGS",
@@ -1701,7 +1701,7 @@ def resolve_task(value: SupportedTask | str) -> TaskFilter:
     tag, or an Ollama capability. Raises ConfigurationError naming the choices."""
     if isinstance(value, SupportedTask):
         return TaskFilter(value.value, task=value)
-    from .errors import ConfigurationError
+    from ..errors import ConfigurationError
 
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"A task is a word like 'text-generation', got {value!r}.")

@@ -2,7 +2,7 @@
 
 Built-in sources register themselves the same way a third party would::
 
-    from nbmodels.sources import register_source, Source
+    from nbmodels.discover.sources import register_source, Source
 
     @register_source("my-catalog")
     class MySource(Source): ...
@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..errors import UnknownSourceError
+from ...errors import UnknownSourceError
 from .base import SORT_KEYS, Source
 
 __all__ = ["SORT_KEYS", "Source", "available_sources", "get_source", "register_source"]
@@ -27,10 +27,10 @@ _S = TypeVar("_S", bound=type[Source])
 
 # name -> "module:Class" for built-ins (imported on first use), or the class itself
 _REGISTRY: dict[str, str | type[Source]] = {
-    "huggingface": "nbmodels.sources.huggingface:HuggingFaceSource",
-    "ollama": "nbmodels.sources.ollama:OllamaSource",
-    "local": "nbmodels.sources.local:LocalSource",
-    "custom": "nbmodels.sources.custom:CustomSource",
+    "huggingface": "nbmodels.discover.sources.huggingface:HuggingFaceSource",
+    "ollama": "nbmodels.discover.sources.ollama:OllamaSource",
+    "local": "nbmodels.discover.sources.local:LocalSource",
+    "custom": "nbmodels.discover.sources.custom:CustomSource",
 }
 _ALIASES = {"hf": "huggingface", "hugging_face": "huggingface", "hugging-face": "huggingface"}
 

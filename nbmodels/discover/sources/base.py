@@ -6,7 +6,7 @@ by author, by tag, by task) default to calls of ``search`` and can be overridden
 source has a better way (the Hub sorts server-side, for example).
 
 Sources return :class:`~nbmodels.types.ModelMetadata` with ``tasks`` and ``model_type``
-already detected (see :mod:`nbmodels.tasks`). They raise errors from
+already detected (see :mod:`nbmodels.discover.tasks`). They raise errors from
 :mod:`nbmodels.errors` only: a library's own exception never escapes a source.
 """
 
@@ -19,10 +19,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from ..errors import ConfigurationError
-from ..settings import Settings, default_settings
+from ...errors import ConfigurationError
+from ...settings import Settings, default_settings
+from ...types import ModelMetadata, ModelSource, SupportedTask
 from ..tasks import TaskFilter, resolve_task
-from ..types import ModelMetadata, ModelSource, SupportedTask
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -163,7 +163,7 @@ def word_pattern(word: str) -> str:
 def text_matches(meta: ModelMetadata, word: str) -> bool:
     """Whether one lower-case query ``word`` matches ``meta``: inside its id or name, at
     the start of a word of its description, or equal to a whole tag. The same test as the
-    catalog's SQL (:func:`nbmodels.frame.text_clause`), so both return the same rows."""
+    catalog's SQL (:func:`nbmodels.discover.frame.text_clause`), so both return the same rows."""
     if word in meta.id.lower() or word in meta.name.lower() or word in meta.tags:
         return True
     description = meta.description.lower()
@@ -193,7 +193,7 @@ def filter_models(
 
     Every word of ``query`` must match (:func:`text_matches`); ``author`` matches exactly
     (case-insensitive); every tag in ``tags`` must be present; ``task`` is a seed task, a
-    Hub pipeline tag or an Ollama capability (:func:`nbmodels.tasks.resolve_task`);
+    Hub pipeline tag or an Ollama capability (:func:`nbmodels.discover.tasks.resolve_task`);
     ``sort`` is one of :data:`SORT_KEYS` (most first; ``"name"`` A-Z; unknown values last).
     """
     if sort is not None and sort not in SORT_KEYS:

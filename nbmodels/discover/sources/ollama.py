@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import (
+from ...errors import (
     ConfigurationError,
     ModelNotFoundError,
     NBModelsError,
@@ -42,8 +42,8 @@ from ..errors import (
     SourceUnavailableError,
     SourceWarning,
 )
-from ..settings import Settings
-from ..storage.ollama_store import (
+from ...settings import Settings
+from ...storage.ollama_store import (
     DEFAULT_HOST,
     DEFAULT_NAMESPACE,
     format_parameter_size,
@@ -54,8 +54,8 @@ from ..storage.ollama_store import (
     quantization_from_bits,
     sibling_parameter_count,
 )
+from ...types import ModelMetadata, ModelSource
 from ..tasks import annotate, capabilities_from_media_types
-from ..types import ModelMetadata, ModelSource
 from .base import InMemorySource
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -382,7 +382,7 @@ class OllamaSource(InMemorySource):
         self, key: str, manifest: Mapping[str, Any], manifests: Mapping[str, Any]
     ) -> ModelMetadata:
         """A library entry as a model: what its manifest shows, nothing guessed from names
-        (tasks and model type then come from :func:`nbmodels.tasks.annotate`)."""
+        (tasks and model type then come from :func:`nbmodels.discover.tasks.annotate`)."""
         model, _, tag = key.partition(":")
         layers = [lay for lay in manifest.get("layers", []) if isinstance(lay, Mapping)]
         media = [str(lay.get("mediaType", "")) for lay in layers]

@@ -47,11 +47,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import units as _units
-from .errors import ConfigurationError
+from .. import units as _units
+from ..errors import ConfigurationError
+from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
 from .sources.base import word_pattern
 from .tasks import resolve_task
-from .types import ModelMetadata, ModelSource, ModelType, SupportedTask
 
 __all__ = [
     "COLUMNS",
@@ -415,7 +415,7 @@ class Clause:
 def text_clause(word: str) -> Clause:
     """Rows matching one query word (lower-case): inside the id or the name (as the Hub
     searches ids), at the start of a word of the description (so "llama" does not match
-    "Ollama"), or equal to a whole tag. :func:`nbmodels.sources.base.text_matches` is the
+    "Ollama"), or equal to a whole tag. :func:`nbmodels.discover.sources.base.text_matches` is the
     same test in Python."""
     if any(c in word for c in "%_\\"):
         escaped = "%" + "".join("\\" + c if c in "%_\\" else c for c in word) + "%"

@@ -19,7 +19,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from ..errors import (
+from ...errors import (
     AccessDeniedError,
     ConfigurationError,
     HubUnreachableError,

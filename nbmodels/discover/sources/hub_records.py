@@ -13,9 +13,9 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelInfo
 
+from ...types import FileInfo, ModelMetadata, ModelSource
+from ...weights import bytes_from_parameters
 from ..tasks import annotate
-from ..types import FileInfo, ModelMetadata, ModelSource
-from ..weights import bytes_from_parameters
 
 __all__ = ["CHAT_TEMPLATE_FILES", "summarize_card", "to_metadata"]
 

@@ -22,7 +22,7 @@ Metadata comes from the files only: ``config.json`` (architectures), the model c
 front matter (license, language, pipeline_tag, library_name, tags), the tensor shapes in
 the safetensors headers (number of parameters) and GGUF headers. Nothing is loaded into
 memory beyond headers. A missing folder is an empty result; a damaged model is skipped
-and the reason logged (logger ``nbmodels.sources.local``).
+and the reason logged (logger ``nbmodels.discover.sources.local``).
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelNotFoundError
-from ..gguf_info import GGUFError, GGUFInfo, is_gguf, read_gguf_info
-from ..settings import Settings
+from ...errors import ModelNotFoundError
+from ...gguf_info import GGUFError, GGUFInfo, is_gguf, read_gguf_info
+from ...settings import Settings
+from ...types import FileInfo, ModelMetadata, ModelSource
+from ...units import parse_count
+from ...weights import read_safetensors
 from ..tasks import annotate, capabilities_from_media_types
-from ..types import FileInfo, ModelMetadata, ModelSource
-from ..units import parse_count
-from ..weights import read_safetensors
 from .base import InMemorySource, did_you_mean, find_by_id
 
 __all__ = ["MAX_DEPTH", "LocalSource", "safetensors_parameter_count"]
@@ -373,7 +373,7 @@ class LocalSource(InMemorySource):
         if not (self.ollama_models / "manifests").is_dir():
             log.debug("no Ollama store at %s", self.ollama_models)
             return []
-        from ..storage.ollama_store import OllamaStore
+        from ...storage.ollama_store import OllamaStore
 
         models = []
         for stored in OllamaStore(self.ollama_models).models():
@@ -430,7 +430,7 @@ class LocalSource(InMemorySource):
             fields["license"] = license_id(license_text)
             first = next((ln.strip() for ln in license_text.splitlines() if ln.strip()), "")
             extra["license_title"] = first[:120]
-        from ..storage.ollama_store import layer_files
+        from ...storage.ollama_store import layer_files
 
         meta = ModelMetadata(
             id=stored.name,

@@ -27,16 +27,16 @@ from huggingface_hub.errors import HFValidationError, RemoteEntryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_session, validate_repo_id
 from huggingface_hub.utils import tqdm as hf_tqdm
 
-from ..errors import (
+from ...errors import (
     AccessDeniedError,
     ConfigurationError,
     HubUnreachableError,
     InvalidModelIdError,
     NBModelsError,
 )
-from ..settings import Settings
+from ...settings import Settings
+from ...types import ModelMetadata, ModelSource, SupportedTask
 from ..tasks import resolve_task
-from ..types import ModelMetadata, ModelSource, SupportedTask
 from .base import SORT_KEYS, Source, sort_models
 from .hub_errors import _invalid_id, hub_error
 from .hub_records import CHAT_TEMPLATE_FILES as CHAT_TEMPLATE_FILES
@@ -81,7 +81,7 @@ HUB_TASK_FILTERS: dict[SupportedTask, tuple[tuple[str, ...], ...]] = {
     T.MULTIMODAL_REASONING: (("image-text-to-text",), ("visual-question-answering",)),
 }
 
-# Tasks the Hub cannot filter by tag: a word their repo ids contain (as nbmodels.tasks detects them).
+# Tasks the Hub cannot filter by tag: a word their repo ids contain (as nbmodels.discover.tasks detects them).
 _TASK_WORD = {T.CODE_GENERATION: "code", T.CODE_COMPLETION: "code"}
 
 # nbmodels sort key -> huggingface_hub's ModelSort_T (the client sends the Hub's own names:
@@ -202,7 +202,7 @@ class HuggingFaceSource(Source):
 
         ``task`` becomes the Hub's pipeline tags (:data:`HUB_TASK_FILTERS`; several queries
         are merged, most downloaded first unless ``sort`` says otherwise). ``sort`` is one of
-        :data:`~nbmodels.sources.base.SORT_KEYS`; the Hub sorts by downloads, likes,
+        :data:`~nbmodels.discover.sources.base.SORT_KEYS`; the Hub sorts by downloads, likes,
         trending, created and updated itself, the rest are sorted here among the
         :data:`CLIENT_SORT_POOL` most downloaded matches. ``limit=None`` pages through all.
         """

@@ -20,7 +20,7 @@ with a ``"models"`` list). Rows are read leniently because people write them by 
 Rows are numbered from 1 in file order (for CSV, the first line after the header is row 1).
 Columns nbmodels does not know go to ``ModelMetadata.extra``. A ``base_model`` column (or
 ``base_model:`` tags) names the model a row is derived from: its tasks and type are then
-inherited as :mod:`nbmodels.tasks` says, from that model's row when the catalogs have one.
+inherited as :mod:`nbmodels.discover.tasks` says, from that model's row when the catalogs have one.
 Counts and sizes larger than a 64-bit integer are dropped (and said), like any value that
 cannot be read.
 """
@@ -47,17 +47,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import (
+from ...errors import (
     ConfigurationError,
     CustomCatalogError,
     CustomCatalogWarning,
     ModelNotFoundError,
     SourceUnavailableError,
 )
-from ..settings import Settings
+from ...settings import Settings
+from ...types import ModelMetadata, ModelSource, ModelType, SupportedTask
+from ...units import _SIZE_UNITS, parse_count, parse_date, parse_size
 from ..tasks import Coded, _chat_template, detect_columns, detect_tasks, name_rule_bits
-from ..types import ModelMetadata, ModelSource, ModelType, SupportedTask
-from ..units import _SIZE_UNITS, parse_count, parse_date, parse_size
 from .base import InMemorySource, did_you_mean, find_by_id
 
 __all__ = ["FIELD_ALIASES", "CustomSource"]
@@ -99,7 +99,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "download_url": ("download_url", "url", "link", "homepage", "source_url"),
     "local_path": ("local_path", "path"),
     # the model(s) this one is derived from (a fine-tune, quantization, adapter, merge);
-    # kept in ``extra["base_models"]``, used to type the model (see nbmodels.tasks)
+    # kept in ``extra["base_models"]``, used to type the model (see nbmodels.discover.tasks)
     "base_models": ("base_models", "base_model"),
 }
 
@@ -285,7 +285,7 @@ _DECIMAL_COMMA_PARSERS: dict[str, Any] = {
 # cells are judged missing and stripped with vectorised string methods, column names are
 # matched once per column (not once per cell), and each distinct value of a column is
 # parsed once (catalogs repeat tags, licences, dates and sizes). Tasks and model types are
-# detected over the whole table at once (nbmodels.tasks.detect_columns: the name rules run
+# detected over the whole table at once (nbmodels.discover.tasks.detect_columns: the name rules run
 # with RE2 over the id column, and rows alike to the rules share one answer), and the
 # catalog gets its rows as one Arrow table (:meth:`CustomSource.table`), so no
 # ModelMetadata is built per row unless someone asks for the models one by one.
@@ -1144,7 +1144,7 @@ def _concat(columns: list[Coded | None], lengths: list[int]) -> Coded | None:
 
 def _detect(parts: list[_Rows]) -> None:
     """Tasks and model type of every row of every catalog, column-wise
-    (:func:`nbmodels.tasks.detect_columns`): base models are looked up among all of them;
+    (:func:`nbmodels.discover.tasks.detect_columns`): base models are looked up among all of them;
     a row's own ``tasks`` replace detection, its own ``model_type`` wins."""
     lengths = [len(r) for r in parts]
     total = sum(lengths)
