@@ -317,6 +317,7 @@ class Downloader(DiskLayout):
         self, plan: DownloadPlan, token: str | None, request: dict[str, Any]
     ) -> DownloadTask:
         """A task for ``plan``, recorded among this downloader's and started."""
+        self._check_shared(plan)  # a team's folder its group may not write to: said now
         task = DownloadTask(self, plan, token, request)
         with self._tasks_lock:
             self._tasks.append(task)
@@ -414,12 +415,14 @@ class Downloader(DiskLayout):
         """Fetch one file (waiting for a slot, and for another process leasing its blob)."""
         plan = task.plan
         shared = self._partial_path(plan, f)
-        ensure_dir(shared.parent)
+        team = self._shared(plan)  # a team's folder: 2775 folders, 0664 files
+        ensure_dir(shared.parent, shared=team)
         while True:
             lease = Lease(
                 shared.with_name(f.etag + LOCK_SUFFIX),
                 stale_after=self.lease_timeout,
                 heartbeat=min(HEARTBEAT_S, self.lease_timeout / 4),
+                shared=team,
             )
             while not lease.try_acquire():
                 if self._have(plan, f):
@@ -469,7 +472,7 @@ class Downloader(DiskLayout):
                         status_message=f"{f.path} did not match its {kind}: the bytes were "
                         "removed; fetching it once more"
                     )
-                    mine.touch()
+                    self._create_file(plan, mine)
                     continue
                 raise ChecksumMismatchError(
                     f"{plan.model_id}: {f.path} does not match its {kind} ({f.etag[:12]}...), "

@@ -17,7 +17,12 @@ Ollama registry pull, into Ollama's store (blobs by digest, the manifest written
   one already there) only when the file itself holds exactly the bytes that were hashed;
   a partial file never appears under ``snapshots/``;
 * **local_dir:** a file already there counts only if it is the file asked for (the etag
-  recorded when it was written, else its hash), never by its size alone.
+  recorded when it was written, else its hash), never by its size alone;
+* **a team's cache** (``NBMODELS_SHARED_CACHE``, or a cache folder with its setgid bit set,
+  on a network file system too): every folder created is ``2775`` and every file (blobs,
+  partial files, leases, refs, Ollama manifests) ``0664`` whatever the umask, so the
+  members of the folder's group read and extend what any of them wrote; a shared folder its
+  group may not write to is refused before anything is written (:meth:`DiskLayout._check_shared`).
 
 :class:`DiskLayout` is the part of :class:`~nbmodels.downloader.core.Downloader` that knows
 these places (the downloader is one).
@@ -33,7 +38,14 @@ import threading
 import time
 from pathlib import Path
 
-from ..files import atomic_write, ensure_dir, storage_error
+from ..files import (
+    atomic_write,
+    check_shared_folder,
+    ensure_dir,
+    is_shared_folder,
+    share_file,
+    storage_error,
+)
 from ..settings import Settings
 from .http import _hash_existing, _Hasher
 from .lease import Lease, pid_alive
@@ -131,10 +143,59 @@ class DiskLayout:
         if self._is_local_dir(plan):
             st = self._final_path(plan, f).stat()
             line = f"{f.etag} {st.st_size} {st.st_mtime_ns}\n"
-            atomic_write(self._meta_path(plan, f), line.encode())
+            atomic_write(self._meta_path(plan, f), line.encode(), shared=self._shared(plan))
 
     def _is_local_dir(self, plan: DownloadPlan) -> bool:
         return plan.local_dir
+
+    # -- a team's folder ----------------------------------------------------------------------
+    def _store_root(self, plan: DownloadPlan) -> Path:
+        """The folder whose setgid bit (or the setting) makes ``plan``'s files a team's."""
+        if plan.kind.startswith("ollama"):
+            return Path(self.settings.ollama_models)
+        return plan.target if self._is_local_dir(plan) else Path(self.settings.hf_cache)
+
+    def _shared(self, plan: DownloadPlan) -> bool:
+        """Whether ``plan`` writes into a team's folder: group-writable folders (2775) and
+        files (0664). ``shared_cache`` is about the cache and Ollama's store; a local_dir is
+        shared only when its own folder has the setgid bit."""
+        if plan.kind == "ollama":  # Ollama's server writes its own files
+            return False
+        forced = self.settings.shared_cache and not self._is_local_dir(plan)
+        return is_shared_folder(self._store_root(plan), forced=forced)
+
+    def _check_shared(self, plan: DownloadPlan) -> None:
+        """Refuse (StorageError, naming the folder and what to set) a shared folder that the
+        group may not write to, before anything is written."""
+        if not self._shared(plan):
+            return
+        root = self._store_root(plan)
+        forced = self.settings.shared_cache and not self._is_local_dir(plan)
+        why = "NBMODELS_SHARED_CACHE is on" if forced else f"{root} has its setgid bit set"
+        folders = [root, self._root(plan), plan.target]
+        if plan.kind == "ollama-registry":
+            folders += [root / "blobs", *plan.target.parents]
+        elif self._is_local_dir(plan):
+            folders.append(plan.target / ".nbmodels")
+        else:
+            folders += [self._root(plan) / name for name in ("blobs", "snapshots", "refs")]
+        seen: set[Path] = set()
+        for folder in folders:
+            if folder not in seen and (folder == root or folder.is_relative_to(root)):
+                seen.add(folder)
+                check_shared_folder(folder, why=why)
+
+    def _create_file(self, plan: DownloadPlan, path: Path) -> None:
+        """``path`` created empty if missing (a writer's own file), 0664 in a shared folder."""
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o664)
+        except OSError as exc:
+            raise storage_error(path, exc) from None
+        try:
+            if self._shared(plan):
+                share_file(fd)
+        finally:
+            os.close(fd)
 
     # -- a writer's own file ------------------------------------------------------------------
     def _adopt(self, plan: DownloadPlan, f: RemoteFile, lease: Lease) -> Path:
@@ -169,11 +230,7 @@ class DiskLayout:
                     os.rename(path, mine)
                     continue
             path.unlink(missing_ok=True)  # too long to trust, or a smaller copy
-        try:
-            fd = os.open(mine, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o664)
-        except OSError as exc:
-            raise storage_error(mine, exc) from None
-        os.close(fd)
+        self._create_file(plan, mine)
         return mine
 
     def _keep_for_resume(self, plan: DownloadPlan, f: RemoteFile, mine: Path) -> None:
@@ -195,7 +252,7 @@ class DiskLayout:
                 os.fsync(fh.fileno())
         final = self._final_path(plan, f)
         try:
-            ensure_dir(final.parent)
+            ensure_dir(final.parent, shared=self._shared(plan))
             if self._is_local_dir(plan):
                 os.replace(mine, final)
                 self._record(plan, f)
@@ -216,10 +273,12 @@ class DiskLayout:
     def _link(self, plan: DownloadPlan) -> None:
         """``snapshots/<commit>/<path>`` links to the blobs, and ``refs/<revision>``; for an
         Ollama registry pull, the manifest (written last: the model appears whole or not)."""
+        shared = self._shared(plan)
         if plan.kind == "ollama-registry":
             from ..storage.ollama_store import OllamaStore
 
-            OllamaStore(self.settings.ollama_models).write_manifest(plan.model_id, plan.manifest)
+            store = OllamaStore(self.settings.ollama_models, shared=shared)
+            store.write_manifest(plan.model_id, plan.manifest)
             return
         if self._is_local_dir(plan):
             return
@@ -229,7 +288,7 @@ class DiskLayout:
             f = planned.file
             link = _inside(folder, plan.target / safe_relative_path(f.path))
             blob = self._final_path(plan, f)
-            ensure_dir(link.parent)
+            ensure_dir(link.parent, shared=shared)
             relative = os.path.relpath(blob, link.parent)
             if link.is_symlink() and os.readlink(link) == relative:
                 continue
@@ -240,10 +299,12 @@ class DiskLayout:
                     os.symlink(relative, tmp)
                 except OSError:  # no symlinks here (some Windows setups): a copy, like the Hub's
                     shutil.copyfile(blob, tmp)
+                    if shared:
+                        share_file(tmp)
                 os.replace(tmp, link)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
                 raise storage_error(link, exc) from None
         if plan.revision != plan.commit:
             ref = _inside(folder, folder / "refs" / safe_relative_path(plan.revision))
-            atomic_write(ref, plan.commit.encode())
+            atomic_write(ref, plan.commit.encode(), shared=shared)

@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..files import storage_error
+from ..files import share_file, storage_error
 
 __all__ = ["HEARTBEAT_S", "Lease", "pid_alive"]
 
@@ -55,13 +55,21 @@ class Lease:
 
     ``try_acquire()`` never waits; ``release()`` gives it back; ``lost`` turns true when
     another process took it over (the holder must stop writing). Usable as a context manager
-    after a successful ``try_acquire``.
+    after a successful ``try_acquire``. ``shared=True`` (a team's folder): the lease files
+    are 0664, whatever the umask, so another member of the group can beat, take over and
+    remove them.
     """
 
     def __init__(
-        self, path: Path | str, *, stale_after: float = 15.0, heartbeat: float = HEARTBEAT_S
+        self,
+        path: Path | str,
+        *,
+        stale_after: float = 15.0,
+        heartbeat: float = HEARTBEAT_S,
+        shared: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.shared = shared
         self.stale_after = stale_after
         self.heartbeat_s = heartbeat
         self.token = f"{socket.gethostname()} {os.getpid()} {secrets.token_hex(8)}"
@@ -98,6 +106,8 @@ class Lease:
             return False
         except OSError as exc:
             raise storage_error(self.path, exc, what="create the lease") from None
+        if self.shared:
+            share_file(fd)
         with os.fdopen(fd, "w") as fh:
             fh.write(self.token + "\n")
         self.held = True
@@ -141,6 +151,8 @@ class Lease:
             return False
         except OSError as exc:
             raise storage_error(breaking, exc, what="create the lease") from None
+        if self.shared:
+            share_file(fd)
         os.close(fd)
         try:
             now = self._read()

@@ -19,7 +19,8 @@ a ``digest`` (``sha256:<hex>``, the blob's name) and a ``size``.
 
 Every write goes to a temporary file first and is moved into place
 (:func:`nbmodels.files.atomic_write`), so a reader never sees half a manifest or half a
-blob, and a blob is only ever stored under its own sha256.
+blob, and a blob is only ever stored under its own sha256. In a team's store (``shared=True``,
+or a store folder with its setgid bit set) folders are written ``2775`` and files ``0664``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidModelIdError, ModelNotFoundError
-from ..files import atomic_write
+from ..files import atomic_write, is_shared_folder
 from ..types import FileInfo
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -242,10 +243,19 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 
 class OllamaStore:
-    """An Ollama models folder (``$OLLAMA_MODELS``): list, read, add, copy, delete models."""
+    """An Ollama models folder (``$OLLAMA_MODELS``): list, read, add, copy, delete models.
 
-    def __init__(self, root: Path | str) -> None:
+    ``shared``: a team's store, whose folders are written 2775 and files 0664 (None: when
+    the store's folder has its setgid bit set)."""
+
+    def __init__(self, root: Path | str, *, shared: bool | None = None) -> None:
         self.root = Path(root).expanduser()
+        self._shared = shared
+
+    @property
+    def shared(self) -> bool:
+        """Whether files are written for a team (group-writable; see the class)."""
+        return is_shared_folder(self.root) if self._shared is None else self._shared
 
     def __repr__(self) -> str:
         return f"OllamaStore({str(self.root)!r})"
@@ -361,13 +371,13 @@ class OllamaStore:
         digest = actual
         path = self.blob_path(digest)
         if not path.is_file():
-            atomic_write(path, data)
+            atomic_write(path, data, shared=self.shared)
         return digest
 
     def write_manifest(self, name: str, manifest: Mapping[str, Any]) -> StoredModel:
         """Write ``manifest`` as the model ``name`` (atomically) and return it."""
         path = self.manifest_path(name)
-        atomic_write(path, json.dumps(manifest, separators=(",", ":")).encode())
+        atomic_write(path, json.dumps(manifest, separators=(",", ":")).encode(), shared=self.shared)
         return self.get(name)
 
     def add(
@@ -408,7 +418,7 @@ class OllamaStore:
         """Make ``dst`` another name for ``src`` (same manifest, same blobs)."""
         source = self.get(src)
         path = self.manifest_path(dst)
-        atomic_write(path, source.manifest_path.read_bytes())
+        atomic_write(path, source.manifest_path.read_bytes(), shared=self.shared)
         return self.get(dst)
 
     def delete(self, name: str) -> None:
