@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.nbmodels-installed
 # torch is pinned where it is installed (a CPU build); pyproject only asks for torch>=2.4.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup browser-deps demo demo-headless test test-fast test-notebooks lint format typecheck bench clean
+.PHONY: setup browser-deps postgres-deps demo demo-headless test test-fast test-notebooks lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,21 @@ browser-deps:
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null \
 	  || echo "could not install chromium: browser tests will fail (install it with apt)"; }
 
+# Debian's PostgreSQL server binaries (initdb, pg_ctl) for the team-registry tests: each run
+# starts its own throwaway server in a temporary folder (tests/fixtures_postgres.py).
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the team-registry tests"; \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) >/dev/null \
+	  || echo "could not install postgresql: the PostgreSQL registry tests will be skipped (install it with apt)"; }
+
 demo: setup
 	$(BIN)/python -m nbmodels demo
 
 demo-headless: setup
 	$(BIN)/python -m nbmodels demo --headless
 
-test: setup browser-deps
+test: setup browser-deps postgres-deps
 	$(BIN)/ruff check nbmodels tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -q

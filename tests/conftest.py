@@ -29,6 +29,7 @@ for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "NBMODELS_O
 
 from fixtures_hub import *  # noqa: E402,F403
 from fixtures_ollama import *  # noqa: E402,F403
+from fixtures_postgres import *  # noqa: E402,F403
 
 
 def _dead_port() -> int:

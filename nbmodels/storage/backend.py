@@ -1,9 +1,10 @@
 """The one seam between the registry and where its tables live: :class:`RegistryBackend`,
 what a storage backend provides, and :func:`open_backend`, which picks one for a location.
 
-Today there is one backend, :class:`~nbmodels.storage.store.SQLiteStore` (a file in WAL
-mode, shared by every kernel on the home). A second one (PostgreSQL, for a team) implements
-this protocol and is chosen here by its URL; nothing in the registry changes.
+Two backends implement it: :class:`~nbmodels.storage.store.SQLiteStore` (a file in WAL
+mode, shared by every kernel on the home; the default) and
+:class:`~nbmodels.storage.postgres.PostgresStore` (one PostgreSQL database shared by a
+team, chosen by its ``postgresql://`` URL); nothing in the registry tells them apart.
 """
 
 from __future__ import annotations
@@ -124,8 +125,11 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 def open_backend(location: Path | str, migrations: Sequence[Migration]) -> RegistryBackend:
     """The backend for ``location``: a file path or ``sqlite:///path`` (SQLAlchemy's form:
     ``sqlite:////abs/path.db`` is absolute) opens a :class:`SQLiteStore` there, migrated
-    with ``migrations`` on first use. ``postgresql://`` is not built yet: a
-    :class:`~nbmodels.errors.ConfigurationError` says so (nothing is opened)."""
+    with ``migrations`` on first use; a ``postgresql://`` URL (``postgres://``,
+    ``postgresql+psycopg://``) a :class:`~nbmodels.storage.postgres.PostgresStore` on that
+    database (it connects on first use; without psycopg a
+    :class:`~nbmodels.errors.ConfigurationError` says what to install). The URL may hold a
+    password: it is never echoed."""
     if isinstance(location, str) and (match := _SCHEME.match(location)):
         scheme = match.group(1).lower()  # the URL itself may hold a password: never echoed
         if scheme == "sqlite":
@@ -137,12 +141,9 @@ def open_backend(location: Path | str, migrations: Sequence[Migration]) -> Regis
                 )
             return SQLiteStore(Path(path[1:]).expanduser(), migrations)
         if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
-            raise ConfigurationError(
-                "The PostgreSQL registry backend is not built yet (a later release adds it "
-                "behind nbmodels.storage.backend.RegistryBackend). Use the SQLite default: "
-                "leave the location out for the home's registry.db, or give a file path or "
-                "sqlite:///path/to/registry.db."
-            )
+            from .postgres import PostgresStore
+
+            return PostgresStore(location, migrations)
         raise ConfigurationError(
             f"No registry backend for {scheme}:// URLs. Use the SQLite default: leave the "
             "location out for the home's registry.db, or give a file path or "

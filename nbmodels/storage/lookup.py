@@ -24,7 +24,8 @@ class RegistryLookup:
 
     def __init__(self, path: Path | str | None = None, *, settings: Settings | None = None) -> None:
         self.settings = settings or default_settings()
-        location = path if path is not None else self.settings.home / REGISTRY_FILE
+        # no location: the settings' team registry (NBMODELS_REGISTRY_URL), else the home's file
+        location = path if path is not None else (self.settings.registry_url or self.settings.home / REGISTRY_FILE)  # fmt: skip
         self._store: RegistryBackend = open_backend(location, MIGRATIONS)
         self.path = self._store.path
 

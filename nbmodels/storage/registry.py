@@ -52,8 +52,9 @@ class Registry(RegistryLifecycle, RegistryQueries):
     References (``ref``) are a catalog key (``"huggingface:org/name"``), a model id
     (``"org/name"``, when one source has it) or an alias (``"@chat-default"``).
 
-    ``path`` is the file, or a ``sqlite:///`` URL (:func:`~nbmodels.storage.backend.
-    open_backend`; ``postgresql://`` is not built yet and says so).
+    ``path`` is the file, a ``sqlite:///`` URL or a team's ``postgresql://`` URL
+    (:func:`~nbmodels.storage.backend.open_backend`); left out, ``settings.registry_url``
+    (``NBMODELS_REGISTRY_URL``) when set, else the home's file.
     """
 
     # -- keeping it true ------------------------------------------------------------------------
@@ -163,6 +164,17 @@ class Registry(RegistryLifecycle, RegistryQueries):
         home = self.settings.home / REGISTRY_FILE
         return configurations_folder(self.settings) if self.path.resolve() == home.resolve() else None  # fmt: skip
 
+    def move_to(
+        self, destination: Path | str | Registry, *, replace: bool = False
+    ) -> dict[str, int]:
+        """Copy this whole registry to ``destination`` (a file path, ``sqlite:///`` or a team's
+        ``postgresql://`` URL, or a Registry): entries, configurations, usage, tags, aliases,
+        dependencies; this one is left as it was. Returns what the destination holds (see
+        :func:`nbmodels.storage.transfer.migrate_registry`)."""
+        from .transfer import migrate_registry
+
+        return migrate_registry(self, destination, replace=replace)
+
     def backup(self, path: Path | str) -> Path:
         """The whole registry as one file (an SQLite database) to keep or move; the home's
         registry takes the home's stored configurations along (``restore`` puts both back)."""
@@ -234,6 +246,7 @@ def default_registry() -> Registry:
             _default is None
             or _default[0] != generation
             or _default[1].settings.home != settings.home
+            or _default[1].settings.registry_url != settings.registry_url
         ):
             _default = (generation, Registry(settings=settings))
         return _default[1]
