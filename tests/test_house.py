@@ -34,9 +34,9 @@ def _imports(path: Path) -> list[str]:
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
+                # ("nbmodels", "pkg", "mod") or ("nbmodels", "pkg", "__init__"): level 1 is the
+                # folder either way
                 base = relative_base[: len(relative_base) - node.level]
-                if path.name == "__init__.py":
-                    base = relative_base[: len(relative_base) - node.level + 1]
                 module = ".".join([*base, *([node.module] if node.module else [])])
             else:
                 module = node.module or ""

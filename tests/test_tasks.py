@@ -2,7 +2,7 @@
 
 ``tests/data/task_labels.csv`` holds labels written by a person from each record's id,
 tags, card and general knowledge of the model (never by running the detector); the
-definitions they follow are the ones in ``nbmodels/tasks.py``'s docstring. Hub records'
+definitions they follow are the ones in ``nbmodels.discover.tasks``' docstring. Hub records'
 signals are read from the real ``hub-models.parquet`` by id; Ollama records' from the
 real manifests (name + layer media types). Run with ``-s`` to see the report.
 """
@@ -1230,37 +1230,47 @@ def test_name_patterns_mean_the_same_to_python_and_re2(shared_data: Path) -> Non
 
 def test_every_tag_word_a_rule_reads_is_kept() -> None:
     """The rules see tags through TAG_WORDS (and the tag patterns): every tag word the
-    source of nbmodels/tasks.py tests for must be there, or the rule could never fire."""
+    source of the nbmodels.discover.tasks package tests for must be there, or the rule
+    could never fire."""
     import ast
+    import importlib
     import inspect
+    import pkgutil
 
     import nbmodels.discover.tasks as tasks
 
-    tree = ast.parse(inspect.getsource(tasks))
-
-    def words(node: ast.AST) -> set[str]:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return {node.value}
-        if isinstance(node, ast.Set | ast.Tuple | ast.List):
-            return set().union(*(words(e) for e in node.elts))
-        if isinstance(node, ast.Starred):
-            return words(node.value)
-        if isinstance(node, ast.Name) and isinstance(
-            getattr(tasks, node.id, None), set | frozenset
-        ):
-            return set(getattr(tasks, node.id))
-        return set()
+    modules = [tasks] + [
+        importlib.import_module(f"{tasks.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(tasks.__path__)
+    ]
+    assert len(modules) > 2  # the package and its modules (the rules among them)
 
     def is_tags(node: ast.AST) -> bool:
         return isinstance(node, ast.Attribute) and node.attr == "tags"
 
     read: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "has":
-            read |= set().union(*(words(a) for a in node.args))
-        elif isinstance(node, ast.BinOp) and (is_tags(node.left) or is_tags(node.right)):
-            read |= words(node.right if is_tags(node.left) else node.left)
-        elif isinstance(node, ast.Compare) and any(is_tags(c) for c in node.comparators):
-            read |= words(node.left)
+    for module in modules:
+        tree = ast.parse(inspect.getsource(module))
+
+        def words(node: ast.AST, module: Any = module) -> set[str]:
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                return {node.value}
+            if isinstance(node, ast.Set | ast.Tuple | ast.List):
+                return set().union(*(words(e) for e in node.elts))
+            if isinstance(node, ast.Starred):
+                return words(node.value)
+            if isinstance(node, ast.Name) and isinstance(
+                getattr(module, node.id, None), set | frozenset
+            ):
+                return set(getattr(module, node.id))
+            return set()
+
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "has":
+                read |= set().union(*(words(a) for a in node.args))
+            elif isinstance(node, ast.BinOp) and (is_tags(node.left) or is_tags(node.right)):
+                read |= words(node.right if is_tags(node.left) else node.left)
+            elif isinstance(node, ast.Compare) and any(is_tags(c) for c in node.comparators):
+                read |= words(node.left)
     assert len(read) > 100
     assert read <= TAG_WORDS, sorted(read - TAG_WORDS)
