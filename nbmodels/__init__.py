@@ -121,6 +121,7 @@ __all__ = [
     "register_source",
     "registry",
     "registry_view",
+    "rollback",
     "save_configuration",
     "search",
     "sql",
@@ -130,6 +131,7 @@ __all__ = [
     "update_configuration",
     "validate",
     "verify",
+    "versions",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,6 +172,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from .modelmanager import ModelManager, manager
     from .storage.registry import Registry
     from .widgets import browse, config_editor, playground, registry_view
+
+
+def versions(model: str, *, registry: Any = None) -> Any:
+    """Every version of a registered model (a Hub commit, an Ollama digest, a configuration
+    revision), oldest first, as a DataFrame; ``registry`` defaults to the home's (or
+    ``NBMODELS_REGISTRY_URL``'s). See :mod:`nbmodels.storage.versions`."""
+    from .storage import versions as _versions
+    from .storage.registry import default_registry
+
+    return _versions.versions_frame(registry or default_registry(), model)
+
+
+def rollback(model: str, to: int | str, *, registry: Any = None, **options: Any) -> Any:
+    """Restore the files (fetched again by their sha256 when gone) and the configuration of
+    an earlier version of ``model`` (a number or an alias such as ``"production"``)."""
+    from .storage import versions as _versions
+    from .storage.registry import default_registry
+
+    return _versions.rollback(registry or default_registry(), model, to, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,8 @@ nbmodels registry [list|stats|sql QUERY|backup PATH]        the registry
 nbmodels chat MODEL [-m MESSAGE]                            chat (streams; no -m: a prompt loop)
 nbmodels lock MODEL... [-o nbmodels.lock.yaml]              pin models: commit, files, sha256
 nbmodels sync [LOCKFILE]                                    fetch exactly what a lockfile pins
+nbmodels versions MODEL                                     a registered model's versions, alias moves
+nbmodels rollback MODEL --to N|ALIAS                        back to a version: files, configuration
 
 Every command but demo, hub and chat takes --json (one JSON document on stdout).
 Exit codes: 0 done; 1 a check failed (verify found bad files); 2 an error (the message
@@ -464,6 +466,52 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .storage.registry import default_registry
+    from .storage.versions import alias_history, current_version, versions
+
+    reg = default_registry()
+    key = reg.get(args.model).metadata.key
+    found, moves = versions(reg, key), alias_history(reg, key)
+    if args.json:
+        return _print_json({"model": key, "current": current_version(reg, key),
+                            "versions": [v.to_dict() for v in found],
+                            "alias_history": [dataclasses.asdict(m) for m in moves]})  # fmt: skip
+    if not found:
+        print(f"{key}: no versions recorded yet (nbmodels.storage.versions.record_version)")
+        return 0
+    print(f"{key}: {len(found)} version(s)")
+    print(f"  {'#':>3}  {'kind':<13} {'pin':<12} {'files':>5} {'bytes':>14}  {'configured':<10} {'created (UTC)':<25} {'by':<12} aliases")  # fmt: skip
+    for v in found:
+        pin = (v.commit or v.digest or "")[:12]
+        mark = "*" if v.is_current else " "
+        aliases = ", ".join(f"@{a}" for a in v.aliases)
+        note = f"  # {v.note}" if v.note else ""
+        line = f"{mark} {v.number:>3}  {v.kind:<13} {pin:<12} {len(v.files):>5} {v.size:>14,}  {'yes' if v.configuration else 'no':<10} {v.created_at:<25} {v.created_by:<12} {aliases}{note}"  # fmt: skip
+        print(line)
+    if moves:
+        print("alias moves:")
+        for m in moves:
+            was = "-" if m.from_number is None else str(m.from_number)
+            print(f"  {m.at:<25} {m.who:<12} @{m.alias}: {was} -> {m.to_number}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .storage.registry import default_registry
+    from .storage.versions import rollback
+
+    report = rollback(default_registry(), args.model, to=args.to, progress=not args.json)
+    if args.json:
+        return _print_json(report.to_dict())
+    print(repr(report))
+    if report.local_path:
+        print(f"  files in {report.local_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["hub"]:
@@ -572,6 +620,15 @@ def main(argv: list[str] | None = None) -> int:
     sy.add_argument("lockfile", nargs="?", default="nbmodels.lock.yaml")
     sy.add_argument("--json", action="store_true")
     sy.set_defaults(func=cmd_sync)
+    vs = sub.add_parser("versions", help="a registered model's versions and alias moves")
+    vs.add_argument("model", help="a registry reference: org/name, a key or @alias")
+    vs.add_argument("--json", action="store_true")
+    vs.set_defaults(func=cmd_versions)
+    rb = sub.add_parser("rollback", help="bring a model back to a version: files, configuration")
+    rb.add_argument("model", help="a registry reference: org/name, a key or @alias")
+    rb.add_argument("--to", required=True, metavar="N|ALIAS", help="a version number or alias")
+    rb.add_argument("--json", action="store_true")
+    rb.set_defaults(func=cmd_rollback)
     args = parser.parse_args(argv)
     import warnings
 

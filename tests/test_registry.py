@@ -396,7 +396,7 @@ def test_two_processes_starting_on_an_old_schema_migrate_it_once(tmp_path: Path)
     assert [p.communicate(timeout=120)[0].strip() for p in procs] == ["org/old", "org/old"]
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert con.execute("SELECT version, count(*) FROM schema_log GROUP BY 1 ORDER BY 1").fetchall() == [(1, 1), (2, 1)]  # fmt: skip
+    assert con.execute("SELECT version, count(*) FROM schema_log GROUP BY 1 ORDER BY 1").fetchall() == [(v, 1) for v in range(1, len(MIGRATIONS) + 1)]  # fmt: skip
     con.close()
     # a backup from the old schema restores, migrated
     fresh = Registry(tmp_path / "fresh.db")

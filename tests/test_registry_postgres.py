@@ -277,7 +277,7 @@ def test_two_starting_on_an_empty_or_old_database_migrate_it_once(
     assert found == [0, 0, 0]
     reg = Registry(pg_url, settings=_settings(tmp_path))
     log = reg._store.read("SELECT version, count(*) FROM schema_log GROUP BY 1 ORDER BY 1")
-    assert [tuple(r) for r in log] == [(1, 1), (2, 1)]
+    assert [tuple(r) for r in log] == [(v, 1) for v in range(1, len(MIGRATIONS) + 1)]
     assert reg._store.read("SELECT version FROM schema_version")[0][0] == len(MIGRATIONS)
 
 

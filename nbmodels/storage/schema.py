@@ -79,9 +79,57 @@ def _v2(con: Connection) -> None:
         con.execute(statement)
 
 
+def _v3(con: Connection) -> None:
+    # versions of a model (a Hub commit, an Ollama digest, a configuration revision), numbered
+    # 1..N per model by the database: the key (key, number) refuses a number twice; the
+    # aliases that point at them (production, staging), and every record, move and rollback
+    for statement in (
+        """CREATE TABLE versions (
+            key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,
+            number INTEGER NOT NULL,           -- 1..N per model
+            kind TEXT NOT NULL,                -- hub, ollama or configuration
+            commit_hash TEXT,                  -- the Hub commit (40 hex)
+            digest TEXT,                       -- the Ollama manifest digest (64 hex)
+            configuration TEXT,                -- the stored configuration, JSON
+            files TEXT NOT NULL DEFAULT '[]',  -- JSON [{path, size, sha256}], as in a lockfile
+            note TEXT,
+            created_at TEXT NOT NULL,          -- UTC, ISO 8601
+            created_by TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (key, number))""",
+        """CREATE TABLE version_aliases (
+            key TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            PRIMARY KEY (key, alias),
+            FOREIGN KEY (key, number) REFERENCES versions(key, number) ON DELETE CASCADE)""",
+        """CREATE TABLE version_history (
+            key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,              -- 1..N per model, in the order things happened
+            action TEXT NOT NULL,              -- record, alias or rollback
+            alias TEXT,
+            from_number INTEGER,
+            to_number INTEGER,
+            who TEXT NOT NULL DEFAULT '',
+            happened_at TEXT NOT NULL,         -- UTC, ISO 8601
+            note TEXT,
+            PRIMARY KEY (key, seq))""",
+        "CREATE INDEX version_history_action ON version_history (key, action, seq)",
+        _log(3),
+    ):
+        con.execute(statement)
+
+
 #: numbered schema migrations: MIGRATIONS[i] takes a file from version i to i + 1
-MIGRATIONS = [_v1, _v2]
-_TABLES = ("entries", "dependencies", "tags", "aliases")
+MIGRATIONS = [_v1, _v2, _v3]
+_TABLES = (
+    "entries",
+    "dependencies",
+    "tags",
+    "aliases",
+    "versions",
+    "version_aliases",
+    "version_history",
+)
 _SQL_ENTRY_COLUMNS = (
     "key, model_id, source, name, model_type, tasks, license, parameters, size_bytes, "
     "local_path, configuration, download_status, is_available, is_active, registered_at, "

@@ -1,8 +1,9 @@
 """A registry view: a thin ipywidgets view over :class:`nbmodels.Registry`.
 
 A table of entries with status badges (downloaded, configured, active, fits this machine),
-a filter, a detail pane for one model (usage stats, dependencies both ways, activate and
-deactivate, add a dependency, set an alias), and backup / restore / update-index / validate.
+a filter, a detail pane for one model (usage stats, dependencies both ways, its versions and
+their alias moves, activate and deactivate, add a dependency, set an alias), and backup /
+restore / update-index / validate.
 Every button is one registry call; the table is read again after each.
 
     >>> nbmodels.registry_view()       # the last expression of a cell: the view shows
@@ -59,6 +60,7 @@ class RegistryView:
         self.picker = w.Dropdown(description="Model", layout=w.Layout(width="520px"))
         self.picker.add_class("nbm-registry-picker")
         self.detail = w.HTML(layout=w.Layout(width="100%"))
+        self.versions = w.HTML(layout=w.Layout(width="100%"))
         self.activate_button = w.Button(description="Activate", icon="play", layout=w.Layout(width="120px"))  # fmt: skip
         self.deactivate_button = w.Button(description="Deactivate", icon="pause", layout=w.Layout(width="120px"))  # fmt: skip
         self.dependency = w.Dropdown(description="Needs", layout=w.Layout(width="420px"))
@@ -94,6 +96,7 @@ class RegistryView:
                 self.table,
                 row(self.picker, self.activate_button, self.deactivate_button),
                 self.detail,
+                self.versions,
                 row(self.dependency, self.add_dependency_button, self.alias, self.alias_button),
                 row(self.backup_path, self.backup_button, self.restore_button),
                 self.status,
@@ -179,8 +182,9 @@ class RegistryView:
         for b in (self.activate_button, self.deactivate_button, self.add_dependency_button, self.alias_button):  # fmt: skip
             b.disabled = disabled
         if key is None:
-            self.detail.value = ""
+            self.detail.value = self.versions.value = ""
             return
+        self.versions.value = self._versions_html(key)
         try:
             e = self.registry.get(key)
             s = self.registry.stats(key)
@@ -209,6 +213,42 @@ class RegistryView:
             if v
         )
         self.detail.value = f"<table class='nbm-table nbm-facts'>{body}</table>"
+
+    def _versions_html(self, key: str) -> str:
+        """The model's versions (the current one marked) and every alias move."""
+        from ..storage.versions import alias_history, versions
+
+        try:
+            found, moves = versions(self.registry, key), alias_history(self.registry, key)
+        except NBModelsError as exc:
+            return f"<div class='nbm-error'>{html.escape(str(exc))}</div>"
+        if not found:
+            return "<div class='nbm-muted'>No versions recorded yet (nbmodels.storage.versions.record_version).</div>"  # fmt: skip
+        e = html.escape
+        rows = "".join(
+            f"<tr><td class='num'>{'● ' if v.is_current else ''}{v.number}</td><td>{e(v.kind)}</td>"
+            f"<td title='{e(v.commit or v.digest or '')}'>{e((v.commit or v.digest or '')[:12])}</td>"
+            f"<td class='num'>{len(v.files)}</td><td class='num'>{format_size(v.size) if v.files else ''}</td>"
+            f"<td>{'yes' if v.configuration else ''}</td><td>{e(', '.join(v.aliases))}</td>"
+            f"<td>{e(v.created_at)}</td><td>{e(v.created_by)}</td><td>{e(v.note or '')}</td></tr>"
+            for v in found
+        )  # fmt: skip
+        out = (
+            "<table class='nbm-table nbm-versions'><thead><tr><th class='num'>version</th><th>kind</th>"
+            "<th>pin</th><th class='num'>files</th><th class='num'>size</th><th>configured</th>"
+            f"<th>aliases</th><th>recorded (UTC)</th><th>by</th><th>note</th></tr></thead><tbody>{rows}</tbody></table>"
+        )  # fmt: skip
+        if moves:
+            moved = "".join(
+                f"<tr><td>{e(m.at)}</td><td>{e(m.who)}</td><td>{e(m.alias or '')}</td>"
+                f"<td class='num'>{'' if m.from_number is None else m.from_number}</td><td class='num'>{m.to_number}</td></tr>"
+                for m in moves
+            )  # fmt: skip
+            out += (
+                "<table class='nbm-table nbm-alias-history'><thead><tr><th>moved (UTC)</th><th>by</th>"
+                f"<th>alias</th><th class='num'>from</th><th class='num'>to</th></tr></thead><tbody>{moved}</tbody></table>"
+            )  # fmt: skip
+        return out
 
     # -- actions ---------------------------------------------------------------------------------
     def _do(self, action: Any, said: str) -> None:
