@@ -82,13 +82,23 @@ def _make_shared_dirs(folder: Path) -> None:
         missing.append(current)
         current = current.parent
     for part in reversed(missing):
-        try:
-            os.mkdir(part, 0o775)
-        except FileExistsError:  # another process made it: it sets its mode right after
-            if part.is_dir():
-                _wait_writable(part)
+        if part.is_dir():
+            _wait_writable(part)
             continue
-        os.chmod(part, SHARED_DIR_MODE)  # mkdir's mode loses setgid and what the umask masks
+        # made under a name of its own, given its mode, then renamed into place: another
+        # process never sees the folder before it is group-writable (mkdir's mode loses
+        # setgid and what the umask masks, so a chmod is needed, and must come first)
+        tmp = part.with_name(f".{part.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        os.mkdir(tmp, 0o700)
+        try:
+            os.chmod(tmp, SHARED_DIR_MODE)
+            os.rename(tmp, part)
+        except OSError:  # another process's folder is there (and may hold files): keep it
+            with contextlib.suppress(OSError):
+                os.rmdir(tmp)
+            if not part.is_dir():
+                raise
+            _wait_writable(part)
 
 
 def _wait_writable(folder: Path, patience: float = 2.0) -> None:

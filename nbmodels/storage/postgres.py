@@ -33,6 +33,7 @@ import contextlib
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PosixPath
 from typing import Any
@@ -234,6 +235,10 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self.commits = 0
         self._local = threading.local()
+        # every connection this store opened, closed when the store goes (psycopg warns about a
+        # connection collected open, and a thread's local one is collected with its thread)
+        self._opened: list[Any] = []
+        weakref.finalize(self, _close_all, self._opened)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._sql: dict[tuple[str, bool], str] = {}
@@ -269,6 +274,8 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._unreachable(exc) from None
         raw.adapters.register_loader("numeric", _numbers())
+        self._opened[:] = [(pid, c) for pid, c in self._opened if not c.closed]
+        self._opened.append((os.getpid(), raw))
         return PGConnection(self, raw)
 
     def _raw(self) -> PGConnection:
@@ -300,6 +307,7 @@ class PostgresStore:
                 with contextlib.suppress(Exception):
                     con.raw.close()
             self._local.con = None
+        _close_all(self._opened)
 
     # -- errors -----------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -620,3 +628,14 @@ class PostgresStore:
                         "nothing was changed."
                     ) from None
         return found
+
+
+def _close_all(opened: list[Any]) -> None:
+    """Close a store's connections that this process opened (a forked child leaves its
+    parent's alone: closing one would end the parent's session on the shared socket)."""
+    mine = os.getpid()
+    for pid, raw in opened:
+        if pid == mine:
+            with contextlib.suppress(Exception):
+                raw.close()
+    opened[:] = [(pid, raw) for pid, raw in opened if pid != mine]
