@@ -46,6 +46,7 @@ _WORKER = textwrap.dedent(
     sys.path.insert(0, sys.argv[4])
     from bench_registry import fake
     from nbmodels.storage.registry import Registry
+    from nbmodels.storage.versions import record_version
     location, worker, ops = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     reg = Registry(location)
     lat, errors = [], 0
@@ -56,6 +57,8 @@ _WORKER = textwrap.dedent(
             reg.register(m, tags=[f"w{worker}"])
             reg.record_usage(m.key, tokens_in=i, tokens_out=2 * i, seconds=0.25)
             reg.record_usage("org/shared", tokens_out=1, task=f"w{worker}")
+            # a version of the shared model each time: numbered by the database, never twice
+            record_version(reg, "org/shared", commit=f"{worker:02x}{i:038x}", files=())
         except Exception as exc:
             errors += 1
             print(repr(exc), file=sys.stderr)
@@ -91,9 +94,13 @@ def contention(location: str, writers: int, ops: int) -> dict[str, object]:
         and shared["use_count"] == n
         and shared["by_task"] == {f"w{w}": ops for w in range(writers)}
     )
+    from nbmodels.storage.versions import versions
+
+    numbers = [ver.number for ver in versions(reg, "org/shared")]
     lat = [x for r in results for x in r["lat"]]
     return {"kept": after["entries"] - before["entries"], "uses": int(mine["uses"]) + shared["use_count"],
-            "exact": exact, "errors": sum(r["errors"] for r in results), "lat": lat, "wall": wall}  # fmt: skip
+            "exact": exact, "errors": sum(r["errors"] for r in results), "lat": lat, "wall": wall,
+            "versions 1..N": numbers == list(range(1, n + 1))}  # fmt: skip
 
 
 def latencies(reg: Registry, entries: int, samples: int) -> dict[str, str]:
@@ -149,12 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         # -- contention ------------------------------------------------------------------------
         n = args.writers * args.ops
         print(f"{args.writers} processes at once, each registering {args.ops} new models and recording "
-              f"a use of each and of one shared model ({n:,} registrations, {2 * n:,} usage records):\n")  # fmt: skip
-        print("| store | kept | uses counted | exact | errors | p50 / p95 ms per model | wall s |")
-        print("|---|---:|---:|---|---:|---:|---:|")
+              f"a use of each and of one shared model, and a version of the shared model ({n:,} "
+              f"registrations, {2 * n:,} usage records, {n:,} versions):\n")  # fmt: skip
+        print(
+            "| store | kept | uses counted | exact | versions 1..N | errors | p50 / p95 ms per model | wall s |"
+        )
+        print("|---|---:|---:|---|---|---:|---:|---:|")
         for name, location in stores.items():
             r = contention(location, args.writers, args.ops)
             print(f"| {name} | {r['kept']:,} | {r['uses']:,} | {'yes' if r['exact'] else 'NO'} | "
+                  f"{'yes' if r['versions 1..N'] else 'NO'} | "
                   f"{r['errors']} | {pct(r['lat'])} | {r['wall']:.1f} |")  # fmt: skip
 
         # -- at N entries ----------------------------------------------------------------------
