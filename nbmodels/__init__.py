@@ -187,10 +187,10 @@ def versions(model: str, *, registry: Any = None) -> Any:
 def rollback(model: str, to: int | str, *, registry: Any = None, **options: Any) -> Any:
     """Restore the files (fetched again by their sha256 when gone) and the configuration of
     an earlier version of ``model`` (a number or an alias such as ``"production"``)."""
-    from .storage import versions as _versions
+    from .storage import rollback as _rollback
     from .storage.registry import default_registry
 
-    return _versions.rollback(registry or default_registry(), model, to, **options)
+    return _rollback.rollback(registry or default_registry(), model, to, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -501,7 +501,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from .storage.registry import default_registry
-    from .storage.versions import rollback
+    from .storage.rollback import rollback
 
     report = rollback(default_registry(), args.model, to=args.to, progress=not args.json)
     if args.json:

@@ -19,6 +19,7 @@ import nbmodels
 from nbmodels.errors import ConfigurationError, LockfileError, ModelNotFoundError
 from nbmodels.settings import Settings
 from nbmodels.storage.registry import Registry
+from nbmodels.storage.rollback import rollback
 from nbmodels.storage.versions import (
     VersionNotFoundError,
     alias_history,
@@ -26,7 +27,6 @@ from nbmodels.storage.versions import (
     get_version,
     history,
     record_version,
-    rollback,
     set_alias,
     version_aliases,
     versions,
@@ -170,9 +170,7 @@ def test_aliases_move_between_versions_and_every_move_is_kept(reg: Registry) -> 
 def test_rollback_restores_the_stored_configuration(reg: Registry, settings: Settings) -> None:
     reg.register(meta("org/a"))
     nbmodels.save_configuration(ModelConfiguration("org/a", temperature=0.1, max_tokens=12), settings=settings)  # fmt: skip
-    record_version(reg, "org/a", note="careful")
     nbmodels.update_configuration("org/a", settings=settings, temperature=0.9, max_tokens=99)
-    record_version(reg, "org/a", note="bold")
     set_alias(reg, "org/a", "production", 1)
     assert reg.get("org/a").configuration.temperature == 0.9  # type: ignore[union-attr]
     report = rollback(reg, "org/a", to="production")
@@ -216,14 +214,14 @@ def _hub_settings(tmp_path: Path, hub_url: str) -> Settings:
 
 def test_rollback_fetches_deleted_files_again_and_checks_them(hub_server, tmp_path: Path) -> None:
     settings = _hub_settings(tmp_path, hub_server.url)
-    main = _download(settings)  # registers itself in the home's registry
+    main = _download(settings)  # registers itself in the home's registry, and version 1
     reg = Registry(settings=settings)
-    v1 = record_version(reg, REPO, note="main")
+    v1 = get_version(reg, REPO, 1)
     assert v1.kind == "hub" and v1.commit == main.name
     assert {f.path: f.sha256 for f in v1.files}["weights.txt"] == hashlib.sha256(b"main weights\n").hexdigest()  # fmt: skip
     dev = _download(settings, "dev")
     assert reg.get(REPO).metadata.local_path == str(dev)
-    v2 = record_version(reg, REPO, note="dev")
+    v2 = get_version(reg, REPO, 2)  # recorded by the download
     assert v2.commit == dev.name != v1.commit
     set_alias(reg, REPO, "production", 1)
     shutil.rmtree(
@@ -244,12 +242,11 @@ def test_a_rollback_whose_files_cannot_be_had_changes_nothing(hub_server, tmp_pa
     settings = _hub_settings(tmp_path, hub_server.url)
     main = _download(settings)
     reg = Registry(settings=settings)
-    good = record_version(reg, REPO)
+    good = get_version(reg, REPO, 1)  # recorded by the download
     wrong = [{"path": f.path, "size": f.size, "sha256": "b" * 64 if f.path == "weights.txt" else f.sha256} for f in good.files]  # fmt: skip
     record_version(reg, REPO, commit=good.commit, files=wrong, configuration={"temperature": 0.0}, note="tampered")  # fmt: skip
     dev = _download(settings, "dev")
     nbmodels.save_configuration(ModelConfiguration(REPO, temperature=0.8), settings=settings)
-    record_version(reg, REPO, note="dev")
     config_file = settings.home / "configs" / f"{REPO.replace('/', '--')}.yaml"
     before, text = _rows(reg), config_file.read_bytes()
     with pytest.raises(LockfileError, match=rf"{REPO} cannot roll back to version 2: .*weights\.txt.*left as they were"):  # fmt: skip
@@ -268,32 +265,31 @@ def test_the_command_line_lists_versions_and_rolls_back(hub_server, tmp_path: Pa
     settings = _hub_settings(tmp_path, hub_server.url)
     env = {"NBMODELS_HOME": str(settings.home), "NBMODELS_HF_ENDPOINT": hub_server.url,
            "HF_HUB_CACHE": str(settings.hf_cache)}  # fmt: skip
+    # versions recorded by themselves: 1 (main, 0.2), 2 (dev, 0.2), 3 (dev, 0.7)
+    nbmodels.save_configuration(ModelConfiguration(REPO, temperature=0.2), settings=settings)
     main = _download(settings)
     reg = Registry(settings=settings)
-    nbmodels.save_configuration(ModelConfiguration(REPO, temperature=0.2), settings=settings)
-    record_version(reg, REPO, note="main")
     _download(settings, "dev")
     nbmodels.update_configuration(REPO, settings=settings, temperature=0.7)
-    record_version(reg, REPO, note="dev")
     set_alias(reg, REPO, "production", 1, who="alice")
-    set_alias(reg, REPO, "production", 2, who="bob")
+    set_alias(reg, REPO, "production", 3, who="bob")
     set_alias(reg, REPO, "production", 1, who="carol")
 
     listed = _nbmodels("versions", REPO, env=env)
     assert listed.returncode == 0, listed.stderr
-    assert "2 version(s)" in listed.stdout and "@production" in listed.stdout
-    assert "alias moves:" in listed.stdout and "bob" in listed.stdout and "2 -> 1" in listed.stdout
+    assert "3 version(s)" in listed.stdout and "@production" in listed.stdout
+    assert "alias moves:" in listed.stdout and "bob" in listed.stdout and "3 -> 1" in listed.stdout
     data = json.loads(_nbmodels("versions", REPO, "--json", env=env).stdout)
-    assert data["model"] == f"huggingface:{REPO}" and data["current"] == 2
-    assert [v["number"] for v in data["versions"]] == [1, 2]
+    assert data["model"] == f"huggingface:{REPO}" and data["current"] == 3
+    assert [v["number"] for v in data["versions"]] == [1, 2, 3]
     assert data["versions"][0]["aliases"] == ["production"] and data["versions"][0]["files"]
-    assert [(m["from_number"], m["to_number"], m["who"]) for m in data["alias_history"]] == [(None, 1, "alice"), (1, 2, "bob"), (2, 1, "carol")]  # fmt: skip
+    assert [(m["from_number"], m["to_number"], m["who"]) for m in data["alias_history"]] == [(None, 1, "alice"), (1, 3, "bob"), (3, 1, "carol")]  # fmt: skip
 
     shutil.rmtree(Path(settings.hf_cache) / f"models--{REPO.replace('/', '--')}" / "blobs")
     rolled = _nbmodels("rollback", REPO, "--to", "production", "--json", env=env)
     assert rolled.returncode == 0, rolled.stderr
     report = json.loads(rolled.stdout)
-    assert (report["version"], report["previous"], report["files"], report["configuration"]) == (1, 2, "fetched", True)  # fmt: skip
+    assert (report["version"], report["previous"], report["files"], report["configuration"]) == (1, 3, "fetched", True)  # fmt: skip
     assert report["local_path"] == str(main) and (main / "weights.txt").read_text() == "main weights\n"  # fmt: skip
     assert nbmodels.get_configuration(REPO, settings=settings).temperature == 0.2  # type: ignore[union-attr]
     again = _nbmodels("rollback", REPO, "--to", "1", env=env)
@@ -360,3 +356,45 @@ def test_versions_work_on_a_team_postgresql_registry(pg_url: str, tmp_path: Path
     as_file.restore(reg.backup(tmp_path / "backup.db"))
     assert versions(as_file, "org/a") == versions(reg, "org/a")
     assert history(as_file, "org/a") == history(reg, "org/a")
+
+
+def test_a_download_at_a_new_commit_records_a_version_by_itself(hub_server, tmp_path: Path) -> None:  # fmt: skip
+    settings = _hub_settings(tmp_path, hub_server.url)
+    main = _download(settings)
+    reg = Registry(settings=settings)
+    [first] = versions(reg, REPO)
+    assert (first.number, first.kind, first.commit, first.is_current) == (1, "hub", main.name, True)
+    assert {f.path for f in first.files} >= {"weights.txt"}
+    _download(settings)  # the same commit again: nothing new
+    assert [v.number for v in versions(reg, REPO)] == [1]
+    dev = _download(settings, "dev")
+    assert [(v.number, v.commit) for v in versions(reg, REPO)] == [(1, main.name), (2, dev.name)]
+    assert current_version(reg, REPO) == 2 and [r.action for r in history(reg, REPO)] == ["record"] * 2  # fmt: skip
+
+
+def test_a_changed_stored_configuration_records_a_revision_by_itself(reg: Registry, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    reg.register(meta("org/a"))
+    nbmodels.save_configuration(ModelConfiguration("org/a", temperature=0.1), settings=settings)
+    assert [(v.number, v.kind) for v in versions(reg, "org/a")] == [(1, "configuration")]
+    nbmodels.update_configuration("org/a", settings=settings, temperature=0.1)  # no change
+    nbmodels.save_configuration(ModelConfiguration("org/a", temperature=0.1), settings=settings)
+    assert [v.number for v in versions(reg, "org/a")] == [1]
+    nbmodels.update_configuration("org/a", settings=settings, temperature=0.6)
+    found = versions(reg, "org/a")
+    assert [v.number for v in found] == [1, 2] and found[-1].is_current
+    assert found[-1].configuration is not None and found[-1].configuration["temperature"] == 0.6
+    nbmodels.save_configuration(
+        ModelConfiguration("org/unregistered"), settings=settings
+    )  # nothing
+    # a version that cannot be recorded is said; the configuration is saved all the same
+    from nbmodels.errors import RegistryError, RegistryWarning
+    from nbmodels.storage import versions as versions_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RegistryError("the versions table is locked")
+
+    monkeypatch.setattr(versions_module, "record_if_changed", broken)
+    with pytest.warns(RegistryWarning, match="version could not be recorded: the versions table"):
+        nbmodels.update_configuration("org/a", settings=settings, temperature=0.7)
+    assert nbmodels.get_configuration("org/a", settings=settings).temperature == 0.7  # type: ignore[union-attr]
+    assert [v.number for v in versions(reg, "org/a")] == [1, 2]

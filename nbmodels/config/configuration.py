@@ -172,18 +172,26 @@ def update_configuration(
 
 def _note_in_registry(cfg: ModelConfiguration, settings: Settings | None) -> None:
     """A stored configuration is the registry's too, for a model registered there (one not
-    registered is not added: an id alone says too little of it)."""
+    registered is not added: an id alone says too little of it), and a configuration
+    revision of the model when it is not its current version's configuration."""
+    import warnings
+
     from ..errors import ModelNotFoundError, NBModelsError, RegistryWarning
     from ..storage.registry import Registry
+    from ..storage.versions import record_if_changed
 
     try:
-        Registry(settings=settings or default_settings()).set_configuration(cfg.model_id, cfg)
+        registry = Registry(settings=settings or default_settings())
+        registry.set_configuration(cfg.model_id, cfg)
     except ModelNotFoundError:
-        pass
+        return
     except NBModelsError as exc:
-        import warnings
-
         warnings.warn(f"The configuration is saved; the registry could not record it: {exc}", RegistryWarning, stacklevel=3)  # fmt: skip
+        return
+    try:
+        record_if_changed(registry, cfg.model_id, configuration=cfg, note="configuration saved")
+    except (NBModelsError, OSError) as exc:
+        warnings.warn(f"The configuration is saved; its version could not be recorded: {exc}", RegistryWarning, stacklevel=3)  # fmt: skip
 
 
 def stored_configurations(settings: Settings | None = None) -> list[str]:

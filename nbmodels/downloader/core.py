@@ -38,6 +38,7 @@ Ollama pulls: :mod:`nbmodels.downloader.ollama`; the task the caller holds:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
@@ -172,11 +173,14 @@ class Downloader(DiskLayout):
         self.peak_transfers = 0
 
     def _register(self, task: DownloadTask) -> None:
-        """Record a finished download in the home's registry. The download stands either
-        way: a registry that cannot be written is said (a warning), not raised."""
+        """Record a finished download in the home's registry, and a new version of the model
+        when its commit (Hub) or manifest digest (Ollama) is not its current version's. The
+        download stands either way: a registry that cannot be written is said (a warning),
+        not raised."""
         import warnings
 
-        from ..storage.registry import register_download
+        from ..storage.registry import Registry, register_download
+        from ..storage.versions import record_if_changed
 
         plan = task.plan
         try:
@@ -188,6 +192,39 @@ class Downloader(DiskLayout):
                 RegistryWarning,
                 stacklevel=2,
             )
+            return
+        ollama = plan.kind.startswith("ollama")
+        try:
+            record_if_changed(
+                Registry(settings=self.settings),
+                f"{'ollama' if ollama else 'huggingface'}:{plan.model_id}",
+                commit=None if ollama else plan.commit,
+                files=None if ollama else self._checked_files(plan),
+                note="pulled" if ollama else f"downloaded at {plan.revision}",
+            )
+        except (NBModelsError, OSError) as exc:
+            warnings.warn(
+                f"{plan.model_id} is downloaded and registered, but its new version could not "
+                f"be recorded: {exc} (nbmodels.storage.versions.record_version records it).",
+                RegistryWarning,
+                stacklevel=2,
+            )
+
+    def _checked_files(self, plan: DownloadPlan) -> list[dict[str, Any]]:
+        """Each file of a finished download with its sha256: an LFS file's is its etag, checked
+        as it streamed; a small git file (checked by its git sha1) is hashed here."""
+        out = []
+        for planned in plan.files:
+            f = planned.file
+            sha = f.sha256
+            if sha is None:
+                digest = hashlib.sha256()
+                with open(self._final_path(plan, f), "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        digest.update(chunk)
+                sha = digest.hexdigest()
+            out.append({"path": f.path, "size": f.size, "sha256": sha})
+        return out
 
     def __repr__(self) -> str:
         limit = f"{format_size(self.throttle.rate)}/s" if self.throttle.rate else "no limit"

@@ -1,15 +1,21 @@
-"""Versions of a registered model, aliases that move between them, and rollback.
+"""Versions of a registered model and aliases that move between them (rollback is
+:mod:`nbmodels.storage.rollback`, above this module).
 
-    >>> from nbmodels.storage.versions import record_version, set_alias, rollback, versions
+    >>> from nbmodels.storage.versions import record_version, set_alias, versions
+    >>> from nbmodels.storage.rollback import rollback
     >>> v = record_version(reg, "org/name", note="before the new prompt")  # what it is now
     >>> set_alias(reg, "org/name", "production", v.number)
     >>> rollback(reg, "org/name", to="production")                         # or to=3
 
+Versions are also recorded by themselves (:func:`record_if_changed`): a download at a new
+Hub commit or a pull of a new Ollama manifest digest, and a saved stored configuration that
+differs from the current version's. Nothing is recorded when nothing changed.
+
 A version is what a model ran on: a Hub commit, an Ollama manifest digest or a configuration
 revision (a kind each), with what restoring it takes: the commit or digest, the stored
 configuration (as :func:`~nbmodels.config.stored.configuration_dict` writes it) and, when
-known, every file with its size and sha256 (the lockfile's form). Numbers run 1..N per model
-and are handed out by the database inside the write transaction; the ``versions`` table's
+known, every file with its size and sha256 (:class:`VersionFile`, the lockfile's form).
+Numbers run 1..N per model and are handed out by the database inside the write transaction; the ``versions`` table's
 primary key ``(key, number)`` refuses a number twice, whatever a client believes.
 
 Aliases (``production``, ``staging``, any name but a number) belong to one model each and
@@ -17,11 +23,9 @@ move between its versions; every move is kept (who, when in UTC, from, to) in
 ``version_history``, beside each recording and each rollback. The *current* version is the
 one last recorded or rolled back to.
 
-:func:`rollback` restores a version's files (from the cache when each file there matches its
-sha256, else fetched again at the pinned commit by :func:`~nbmodels.downloader.lockfile.sync`
-and checked) and its configuration (saved back as the model's stored configuration), then
-points the registry entry at them, with a ``rollback`` record, in one transaction. Anything
-refused (an unknown version, a pinned file gone upstream) changes nothing.
+This module reads and writes the registry only (and the stored configurations through
+:mod:`nbmodels.config.stored`): the downloader and the configuration module record versions
+through it without an import circle.
 
 Everything goes through the registry's backend (``read`` and ``transaction`` with ``?``
 placeholders, SQLite's dialect), so it works on a team's PostgreSQL registry too.
@@ -34,35 +38,36 @@ import getpass
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, LockfileError, NBModelsError, RegistryError
+from ..errors import ConfigurationError, NBModelsError, RegistryError
 from ..settings import Settings
 from ..types import ModelConfiguration, ModelSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..downloader.lockfile import LockedFile
     from .backend import Connection
     from .registry import Registry
 
 __all__ = [
     "AliasMove",
     "HistoryRecord",
-    "RollbackReport",
     "Version",
+    "VersionFile",
     "VersionNotFoundError",
     "alias_history",
     "current_version",
     "get_version",
     "history",
+    "record_if_changed",
     "record_version",
-    "rollback",
     "set_alias",
     "version_aliases",
     "versions",
@@ -79,6 +84,15 @@ class VersionNotFoundError(RegistryError, LookupError):
 
 # -- records --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class VersionFile:
+    """One file a version pins: its path, size and sha256 (a lockfile's ``LockedFile``)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Version:
     """One version of a registered model (``model`` is its registry key)."""
 
@@ -88,7 +102,7 @@ class Version:
     commit: str | None = None
     digest: str | None = None
     configuration: dict[str, Any] | None = None
-    files: tuple[LockedFile, ...] = ()
+    files: tuple[VersionFile, ...] = ()
     note: str | None = None
     created_at: str = ""  # UTC, ISO 8601
     created_by: str = ""
@@ -132,34 +146,6 @@ class HistoryRecord:
 AliasMove = HistoryRecord
 
 
-@dataclass(frozen=True)
-class RollbackReport:
-    """What :func:`rollback` did. ``files``: ``"cached"`` (every pinned file here, matching its
-    sha256), ``"fetched"`` (fetched again at the pinned commit, then checked), ``"unverified"``
-    (the commit's folder is here but the version holds no hashes to check it by) or ``"none"``
-    (the version pins no files)."""
-
-    model: str
-    version: int
-    previous: int | None
-    commit: str | None
-    digest: str | None
-    files: str
-    files_checked: int = 0
-    bytes_fetched: int = 0
-    configuration: bool = False  # the stored configuration was restored
-    local_path: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def __repr__(self) -> str:
-        was = "?" if self.previous is None else f"#{self.previous}"
-        conf = "configuration restored" if self.configuration else "configuration kept"
-        return (f"<RollbackReport {self.model}: {was} -> #{self.version}; files {self.files} "
-                f"({self.files_checked} checked by sha256, {self.bytes_fetched:,} bytes fetched); {conf}>")  # fmt: skip
-
-
 # -- helpers --------------------------------------------------------------------------------------
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -178,18 +164,17 @@ def _hex(value: object, lengths: tuple[int, ...]) -> bool:
     return isinstance(value, str) and len(value) in lengths and bool(_HEX.fullmatch(value))
 
 
-def _locked_files(files: Iterable[Any], model: str) -> tuple[LockedFile, ...]:
-    """``files`` (LockedFile, FileInfo or mappings of path, size and sha256) as LockedFiles;
-    ConfigurationError naming the model and the file when one lacks its size or sha256."""
-    from ..downloader.lockfile import LockedFile
-
+def _locked_files(files: Iterable[Any], model: str) -> tuple[VersionFile, ...]:
+    """``files`` (VersionFile, LockedFile, FileInfo or mappings of path, size and sha256) as
+    VersionFiles; ConfigurationError naming the model and the file when one lacks its size or
+    sha256."""
     out = []
     for item in files:
         data = item if isinstance(item, Mapping) else {k: getattr(item, k, None) for k in ("path", "size", "sha256")}  # fmt: skip
         path, size, sha = data.get("path"), data.get("size"), data.get("sha256")
         if not isinstance(path, str) or not path or isinstance(size, bool) or not isinstance(size, int) or size < 0 or not _hex(sha, (64,)):  # fmt: skip
             raise ConfigurationError(f"{model}: a version's file needs a path, a size and a sha256 (64 hex digits); got {item!r}.")  # fmt: skip
-        out.append(LockedFile(path, size, str(sha)))
+        out.append(VersionFile(path, size, str(sha)))
     return tuple(sorted(out, key=lambda f: f.path))
 
 
@@ -201,17 +186,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _folder_files(folder: Path) -> tuple[LockedFile, ...]:
+def _folder_files(folder: Path) -> tuple[VersionFile, ...]:
     """Every file under ``folder`` (a snapshot or a model folder) with its size and sha256."""
-    from ..downloader.lockfile import LockedFile
-
     out = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder)
         if _SKIPPED_PARTS & set(rel.parts) or p.name.endswith((".lock", ".incomplete")):
             continue
         if p.is_file():
-            out.append(LockedFile(rel.as_posix(), p.stat().st_size, _sha256(p)))
+            out.append(VersionFile(rel.as_posix(), p.stat().st_size, _sha256(p)))
     return tuple(out)
 
 
@@ -230,9 +213,7 @@ def _commit_of(meta: Any) -> str | None:
 
 
 def _version(row: Any, aliases: Sequence[str] = (), current: int | None = None) -> Version:
-    from ..downloader.lockfile import LockedFile
-
-    files = tuple(LockedFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in json.loads(row["files"] or "[]"))  # fmt: skip
+    files = tuple(VersionFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in json.loads(row["files"] or "[]"))  # fmt: skip
     return Version(
         model=str(row["key"]), number=int(row["number"]), kind=str(row["kind"]),
         commit=row["commit_hash"], digest=row["digest"],
@@ -376,13 +357,13 @@ def _history(con: Connection, key: str, action: str, to: int | None, *, was: int
 def _stored_configuration(registry: Registry, entry: Any) -> dict[str, Any] | None:
     """The model's stored configuration (its file under the settings' home, by id or key),
     else the registry entry's; as plain data."""
-    from ..config.configuration import get_configuration
-    from ..config.stored import configuration_dict
+    from ..config.stored import configuration_dict, configuration_path, load_configuration
 
     meta = entry.metadata
     for name in (meta.id, meta.key):
         try:
-            cfg = get_configuration(name, registry.settings)
+            path = configuration_path(name, registry.settings)
+            cfg = load_configuration(path) if path.exists() else None
         except (NBModelsError, OSError):
             cfg = None
         if cfg is not None:
@@ -430,7 +411,7 @@ def record_version(
         if not _hex(digest, (64,)):
             raise ConfigurationError(f"{key}: digest is not an Ollama manifest digest (64 hex digits).")  # fmt: skip
     is_ollama = meta.source is ModelSource.OLLAMA
-    found: tuple[LockedFile, ...] | None = None
+    found: tuple[VersionFile, ...] | None = None
     if is_ollama and commit is None:
         from .ollama_store import OllamaStore
 
@@ -509,128 +490,78 @@ def set_alias(
     return get_version(registry, key, number)
 
 
-# -- rollback -------------------------------------------------------------------------------------
-def _restore_files(target: Version, meta: Any, settings: Settings, progress: bool) -> tuple[str, int, int, str | None]:  # fmt: skip
-    """The version's files in place (nothing in the registry is written here): their state,
-    files checked, bytes fetched and the folder they are in (None: the entry's stays)."""
-    from ..downloader.lockfile import LockedModel, Lockfile, sync
-
-    if target.digest:  # an Ollama model: by its manifest digest, as sync() does
-        name = meta.id.removeprefix("ollama:")
-        locked = LockedModel(f"ollama:{name}", "ollama", name, "", target.digest, target.files)
-    elif target.commit:
-        folder = _snapshot(settings, meta.id, target.commit)
-        if not target.files:  # nothing to check the files by
-            if not folder.is_dir():
-                raise RegistryError(f"{target.model} version {target.number} pins commit {target.commit[:12]} but no files, and the commit is not in the cache ({folder}). Nothing was changed; download it (nbmodels.download({meta.id!r}, revision={target.commit!r})) and roll back again.")  # fmt: skip
-            return "unverified", 0, 0, str(folder)
-        locked = LockedModel(meta.id, "huggingface", meta.id, target.commit, target.commit, target.files)  # fmt: skip
-    else:
-        return "none", 0, 0, None
-    report = sync(Lockfile((locked,)), settings=settings, progress=progress)
-    state = report.models.get(locked.id, "cached")
-    where = str(_snapshot(settings, meta.id, target.commit)) if target.commit else None
-    return state, report.files_checked, report.bytes_fetched, where
+# -- recorded by themselves -----------------------------------------------------------------------
+_held: dict[str, int] = {}  # registry key -> rollbacks under way in this process
+_held_lock = threading.Lock()
 
 
-def rollback(
+@contextmanager
+def _recording_held(key: str) -> Iterator[None]:
+    """No version of ``key`` recorded by itself meanwhile: a rollback fetching its files
+    again downloads them (in the downloader's threads), which is no new version."""
+    with _held_lock:
+        _held[key] = _held.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
+
+
+def _comparable(config: Mapping[str, Any] | None) -> Any:
+    """A configuration as the versions table holds it (JSON), to compare two."""
+    return None if not config else json.loads(json.dumps(dict(config), sort_keys=True, default=str))  # fmt: skip
+
+
+def record_if_changed(
     registry: Registry,
     model: str,
-    to: int | str,
     *,
-    settings: Settings | None = None,
+    commit: str | None = None,
+    configuration: ModelConfiguration | Mapping[str, Any] | None = None,
+    files: Iterable[Any] | None = None,
+    note: str | None = None,
     who: str | None = None,
-    progress: bool = False,
-) -> RollbackReport:
-    """Bring ``model`` back to version ``to`` (a number, or an alias such as ``"production"``):
-    its files (from the cache when they match their sha256, else fetched again at the pinned
-    commit and checked), its configuration (saved back as the model's stored configuration),
-    the registry entry's folder and commit, and a ``rollback`` record in the history.
+) -> Version | None:
+    """Record a version of ``model`` when it changed since its current version, else nothing
+    (None); what a finished download and a saved stored configuration call. ``files`` (with
+    ``commit``): the files the download checked, so nothing is hashed again.
 
-    An unknown version is a :class:`VersionNotFoundError` naming the model and the version;
-    a version whose files cannot be had again (gone upstream, another sha256) a
-    :class:`~nbmodels.errors.LockfileError`. Either way nothing is changed.
-    ``settings`` (default: the registry's) says where the caches and the stored
-    configurations are."""
-    from ..config.stored import _store_lock, _yaml_text, configuration_path
-    from ..files import atomic_write
-    from .records import _configuration_json, _metadata_from, _metadata_json
+    - with ``commit`` (a Hub download): a version when the commit is not the current one's;
+    - with ``configuration`` (a saved configuration): a configuration revision (the files
+      as they are now, this configuration) when it is not the current one's;
+    - with neither, for an Ollama model (a pull): a version when the manifest digest in
+      Ollama's store is not the current one's (nothing when the store has no such model).
 
-    settings = settings or registry.settings
+    A model without versions yet gets its first one."""
+    from ..config.stored import configuration_dict
+
     key = registry._key(model)
-    read = registry._store.read
-    number = _number(read, key, to)  # refused here, before anything is touched
-    target = next(v for v in versions(registry, key) if v.number == number)
-    before = read(f"SELECT {', '.join(_ENTRY_STATE)} FROM entries WHERE key = ?", [key])
-    if not before:
-        raise VersionNotFoundError(f"{key} was removed from the registry meanwhile. Nothing was changed.")  # fmt: skip
-    was_row = dict(zip(_ENTRY_STATE, before[0], strict=True))
-    meta = _metadata_from(was_row["metadata"])
-    cfg = None
-    if target.configuration is not None:  # checked before any file is fetched
-        cfg = _checked_configuration(target.configuration, key, meta.id)
-        if not cfg.model_id:
-            cfg = dataclasses.replace(cfg, model_id=meta.id)
-    person = _who(who)
-    path: Path | None = None
-    old_text: bytes | None = None
+    with _held_lock:
+        if key in _held:
+            return None
+    number = current_version(registry, key)
+    now = None if number is None else get_version(registry, key, number)
+    if configuration is not None:
+        data = configuration_dict(configuration) if isinstance(configuration, ModelConfiguration) else dict(configuration)  # fmt: skip
+        if now is not None and _comparable(now.configuration) == _comparable(data):
+            return None
+        return record_version(registry, key, configuration=data, note=note, who=who)
+    if commit is not None:
+        if now is not None and now.commit == commit:
+            return None
+        return record_version(registry, key, commit=commit, files=files, note=note, who=who)
+    meta = registry.get(key).metadata
+    if meta.source is not ModelSource.OLLAMA:
+        return None  # nothing to tell a change by
+    from .ollama_store import OllamaStore
+
     try:
-        try:
-            state, checked, fetched, folder = _restore_files(target, meta, settings, progress)
-        except LockfileError as exc:
-            raise LockfileError(f"{key} cannot roll back to version {number}: {exc} The registry and the stored configuration were left as they were.") from exc  # fmt: skip
-        if cfg is not None:
-            path = configuration_path(cfg.model_id, settings)
-            with _store_lock(path):
-                old_text = path.read_bytes() if path.is_file() else None
-                atomic_write(path, _yaml_text(cfg).encode())
-        values: dict[str, Any] = {"last_updated": datetime.now(UTC).timestamp()}
-        if cfg is not None:
-            values["configuration"] = _configuration_json(cfg)
-        if folder is not None:
-            restored = dataclasses.replace(meta, local_path=folder, is_downloaded=True,
-                                           version=target.commit or meta.version)  # fmt: skip
-            values |= {"local_path": folder, "metadata": _metadata_json(restored),
-                       "is_available": 1, "download_status": "completed"}  # fmt: skip
-        with registry._store.transaction() as con:
-            if con.execute("SELECT 1 FROM versions WHERE key = ? AND number = ?", [key, number]).fetchone() is None:  # fmt: skip
-                raise VersionNotFoundError(f"{key} version {number} was removed meanwhile. Nothing was changed.")  # fmt: skip
-            was = con.execute(_CURRENT, [key]).fetchone()
-            previous = None if was is None or was[0] is None else int(was[0])
-            sets = ", ".join(f"{k} = ?" for k in values)
-            con.execute(f"UPDATE entries SET {sets} WHERE key = ?", [*values.values(), key])
-            _history(con, key, "rollback", number, was=previous, who=person,
-                     note=f"files {state}" + ("; configuration restored" if cfg is not None else ""))  # fmt: skip
-    except BaseException:
-        _undo(registry, key, was_row, path, old_text)
-        raise
-    return RollbackReport(key, number, previous, target.commit, target.digest, state, checked,
-                          fetched, cfg is not None, folder or meta.local_path)  # fmt: skip
-
-
-#: an entry's columns a rollback (or a download on its way) writes; usage is left alone
-_ENTRY_STATE = ("model_id", "source", "name", "model_type", "tasks", "license", "parameters",
-                "size_bytes", "local_path", "metadata", "configuration", "download_status",
-                "is_available", "last_updated")  # fmt: skip
-
-
-def _undo(registry: Registry, key: str, was: dict[str, Any], path: Path | None, old_text: bytes | None) -> None:  # fmt: skip
-    """A refused or failed rollback leaves nothing half: the stored configuration as it was,
-    and the entry as it was (a download on the way registers itself: that is put back too)."""
-    import contextlib
-
-    from ..config.stored import _store_lock
-    from ..files import atomic_write
-
-    if path is not None:
-        with contextlib.suppress(OSError), _store_lock(path):
-            if old_text is None:
-                path.unlink(missing_ok=True)
-            else:
-                atomic_write(path, old_text)
-    with contextlib.suppress(NBModelsError):
-        now = registry._store.read(f"SELECT {', '.join(_ENTRY_STATE)} FROM entries WHERE key = ?", [key])  # fmt: skip
-        if now and tuple(now[0]) != tuple(was.values()):
-            with registry._store.transaction() as con:
-                sets = ", ".join(f"{c} = ?" for c in was)
-                con.execute(f"UPDATE entries SET {sets} WHERE key = ?", [*was.values(), key])
+        stored = OllamaStore(registry.settings.ollama_models).get(meta.id)
+    except (NBModelsError, OSError):
+        stored = None
+    if stored is None or (now is not None and now.digest == stored.digest.removeprefix("sha256:")):
+        return None
+    return record_version(registry, key, digest=stored.digest, note=note, who=who)
