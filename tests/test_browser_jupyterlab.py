@@ -213,6 +213,12 @@ def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny
     reg.register(ModelMetadata(id="nbmodels-demo/tiny-embedder", source=ModelSource.HUGGING_FACE,
                                tasks=(SupportedTask.EMBEDDING,), size_bytes=117_760))  # fmt: skip
     reg.record_usage(CHAT, tokens_out=120, seconds=3.0, task="chat")
+    from nbmodels.storage.versions import record_version, set_alias
+
+    record_version(reg, CHAT, commit="a" * 40, files=(), note="greedy", who="alice")
+    record_version(reg, CHAT, commit="b" * 40, files=(), note="sampled", who="bob")
+    set_alias(reg, CHAT, "production", 1, who="alice")
+    set_alias(reg, CHAT, "production", 2, who="bob")
     root = tmp_path / "lab"
     root.mkdir()
     write_notebook(root / "registry.ipynb", ["import nbmodels\nnbmodels.registry_view()"])
@@ -224,6 +230,12 @@ def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny
         view.locator(".nbm-table td", has_text=CHAT).first.wait_for()
         assert "2 models · 1 downloaded · 1 configured · 0 active" in view.inner_text()
         page.locator(".nbm-registry-picker select").select_option(f"{CHAT} (huggingface)")
+        # the selected model's versions, its current one and the history of its aliases
+        versions = view.locator(".nbm-versions").first
+        versions.wait_for()
+        text = view.inner_text()
+        assert "sampled" in text and "greedy" in text and "production" in text
+        assert "alice" in text and "bob" in text
         view.locator("button", has_text=re.compile(r"^\s*Activate\s*$")).click()
         view.locator(".nbm-ok", has_text="activated").wait_for()
         view.locator(".nbm-badge.on-active").first.wait_for()
