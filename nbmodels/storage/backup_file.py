@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import RegistryError
 from ..files import atomic_path
-from .store import BACKUP_FILES_TABLE, Migration, _statements, _write_files
+from .store import BACKUP_FILES_TABLE, Migration, _write_files, run_migration_steps
 
 __all__ = ["apply_migrations", "open_backup", "write_backup"]
 
@@ -35,14 +35,7 @@ def apply_migrations(con: sqlite3.Connection, migrations: Sequence[Migration], s
     file: this file is private until it is renamed into place)."""
     con.execute("BEGIN")
     try:
-        for step in range(start, len(migrations)):
-            migration = migrations[step]
-            if isinstance(migration, str):
-                for statement in _statements(migration):
-                    con.execute(statement)
-            else:
-                migration(con)
-            con.execute(f"PRAGMA user_version={step + 1}")
+        run_migration_steps(con, migrations, start)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

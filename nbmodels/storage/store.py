@@ -198,14 +198,7 @@ class SQLiteStore:
         self._begin(con)
         try:
             current = int(con.execute("PRAGMA user_version").fetchone()[0])  # under the lock
-            for step in range(current, self.version):
-                migration = self.migrations[step]
-                if isinstance(migration, str):
-                    for statement in _statements(migration):
-                        con.execute(statement)
-                else:
-                    migration(con)
-                con.execute(f"PRAGMA user_version={step + 1}")
+            run_migration_steps(con, self.migrations, current)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -444,3 +437,18 @@ class DeltaTable:
             for entry in os.scandir(self.delta_dir):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+
+
+def run_migration_steps(
+    con: sqlite3.Connection, migrations: Sequence[Migration], start: int
+) -> None:
+    """``migrations[start:]`` on ``con``, inside the caller's transaction, each step recorded
+    in ``PRAGMA user_version`` (the one loop the store and a backup file share)."""
+    for step in range(start, len(migrations)):
+        migration = migrations[step]
+        if isinstance(migration, str):
+            for statement in _statements(migration):
+                con.execute(statement)
+        else:
+            migration(con)
+        con.execute(f"PRAGMA user_version={step + 1}")
