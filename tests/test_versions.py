@@ -398,3 +398,18 @@ def test_a_changed_stored_configuration_records_a_revision_by_itself(reg: Regist
         nbmodels.update_configuration("org/a", settings=settings, temperature=0.7)
     assert nbmodels.get_configuration("org/a", settings=settings).temperature == 0.7  # type: ignore[union-attr]
     assert [v.number for v in versions(reg, "org/a")] == [1, 2]
+
+
+def test_a_rollback_holds_back_only_the_version_it_restores(reg: Registry) -> None:
+    """While a rollback fetches the files of commit A again (a download, which would record
+    a version), another download, at commit B, is still recorded: nothing dropped unsaid."""
+    from nbmodels.storage.versions import _recording_held, record_if_changed
+
+    reg.register(meta("org/a"))
+    key = reg._key("org/a")
+    a, b = "a" * 40, "b" * 40
+    with _recording_held(key, a):
+        assert record_if_changed(reg, "org/a", commit=a, files=()) is None
+        other = record_if_changed(reg, "org/a", commit=b, files=())
+    assert other is not None and other.commit == b
+    assert [v.commit for v in versions(reg, "org/a")] == [b]

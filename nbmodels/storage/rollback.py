@@ -74,9 +74,9 @@ class RollbackReport:
 def _restore_files(target: Version, meta: Any, settings: Settings, progress: bool) -> tuple[str, int, int, str | None]:  # fmt: skip
     """The version's files in place (nothing in the registry is written here): their state,
     files checked, bytes fetched and the folder they are in (None: the entry's stays)."""
-    from ..downloader.lockfile import LockedFile, LockedModel, Lockfile, sync
+    from ..downloader.lockfile import LockedModel, Lockfile, sync
 
-    files = tuple(LockedFile(f.path, f.size, f.sha256) for f in target.files)
+    files = target.files  # the lockfile's own form (both are types.PinnedFile)
     if target.digest:  # an Ollama model: by its manifest digest, as sync() does
         name = meta.id.removeprefix("ollama:")
         locked = LockedModel(f"ollama:{name}", "ollama", name, "", target.digest, files)
@@ -138,7 +138,9 @@ def rollback(
     old_text: bytes | None = None
     try:
         try:
-            with _recording_held(key):  # the files fetched again are no new version
+            with _recording_held(
+                key, target.commit or target.digest
+            ):  # fetched again: no new version
                 state, checked, fetched, folder = _restore_files(target, meta, settings, progress)
         except LockfileError as exc:
             raise LockfileError(f"{key} cannot roll back to version {number}: {exc} The registry and the stored configuration were left as they were.") from exc  # fmt: skip

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, NBModelsError, RegistryError
 from ..settings import Settings
-from ..types import ModelConfiguration, ModelSource
+from ..types import ModelConfiguration, ModelSource, PinnedFile
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -83,13 +83,7 @@ class VersionNotFoundError(RegistryError, LookupError):
 
 
 # -- records --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VersionFile:
-    """One file a version pins: its path, size and sha256 (a lockfile's ``LockedFile``)."""
-
-    path: str
-    size: int
-    sha256: str
+VersionFile = PinnedFile  # a version's file: path, size, sha256 (the lockfile's form too)
 
 
 @dataclass(frozen=True)
@@ -491,23 +485,31 @@ def set_alias(
 
 
 # -- recorded by themselves -----------------------------------------------------------------------
-_held: dict[str, int] = {}  # registry key -> rollbacks under way in this process
+_held: dict[tuple[str, str], int] = {}  # (key, commit or digest) -> rollbacks restoring it
 _held_lock = threading.Lock()
 
 
 @contextmanager
-def _recording_held(key: str) -> Iterator[None]:
-    """No version of ``key`` recorded by itself meanwhile: a rollback fetching its files
-    again downloads them (in the downloader's threads), which is no new version."""
+def _recording_held(key: str, pin: str | None) -> Iterator[None]:
+    """No version of ``key`` at ``pin`` (the commit or digest a rollback restores) recorded by
+    itself meanwhile: the rollback fetching its files again downloads them (in the
+    downloader's threads), which is no new version. Anything else (another commit, a saved
+    configuration) is still recorded."""
+    held = (key, pin or "")
     with _held_lock:
-        _held[key] = _held.get(key, 0) + 1
+        _held[held] = _held.get(held, 0) + 1
     try:
         yield
     finally:
         with _held_lock:
-            _held[key] -= 1
-            if not _held[key]:
-                del _held[key]
+            _held[held] -= 1
+            if not _held[held]:
+                del _held[held]
+
+
+def _is_held(key: str, pin: str) -> bool:
+    with _held_lock:
+        return (key, pin) in _held
 
 
 def _comparable(config: Mapping[str, Any] | None) -> Any:
@@ -539,9 +541,6 @@ def record_if_changed(
     from ..config.stored import configuration_dict
 
     key = registry._key(model)
-    with _held_lock:
-        if key in _held:
-            return None
     number = current_version(registry, key)
     now = None if number is None else get_version(registry, key, number)
     if configuration is not None:
@@ -550,7 +549,7 @@ def record_if_changed(
             return None
         return record_version(registry, key, configuration=data, note=note, who=who)
     if commit is not None:
-        if now is not None and now.commit == commit:
+        if (now is not None and now.commit == commit) or _is_held(key, commit):
             return None
         return record_version(registry, key, commit=commit, files=files, note=note, who=who)
     meta = registry.get(key).metadata
@@ -562,6 +561,9 @@ def record_if_changed(
         stored = OllamaStore(registry.settings.ollama_models).get(meta.id)
     except (NBModelsError, OSError):
         stored = None
-    if stored is None or (now is not None and now.digest == stored.digest.removeprefix("sha256:")):
+    if stored is None:
+        return None
+    digest = stored.digest.removeprefix("sha256:")
+    if (now is not None and now.digest == digest) or _is_held(key, digest):
         return None
     return record_version(registry, key, digest=stored.digest, note=note, who=who)
