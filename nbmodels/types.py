@@ -26,6 +26,7 @@ __all__ = [
     "ModelRegistryEntry",
     "ModelSource",
     "ModelType",
+    "PinnedFile",
     "SupportedTask",
 ]
 
@@ -100,6 +101,16 @@ class DownloadStatus(_ParseEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    """One file pinned by its hash: what a lockfile and a registered version keep of each
+    file (``nbmodels.downloader.lockfile.LockedFile``, ``nbmodels.storage.versions.VersionFile``)."""
+
+    path: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)

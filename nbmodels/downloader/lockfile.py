@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import DownloadError, LockfileError, ModelNotFoundError, VersionWarning
 from ..settings import Settings, default_settings
-from ..types import ModelConfiguration
+from ..types import ModelConfiguration, PinnedFile
 
 __all__ = [
     "DEFAULT_LOCKFILE",
@@ -47,11 +47,7 @@ DEFAULT_LOCKFILE = "nbmodels.lock.yaml"
 FORMAT = 1
 
 
-@dataclass(frozen=True)
-class LockedFile:
-    path: str
-    size: int
-    sha256: str
+LockedFile = PinnedFile  # a lockfile's file: path, size, sha256
 
 
 @dataclass(frozen=True)
