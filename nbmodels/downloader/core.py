@@ -179,12 +179,14 @@ class Downloader(DiskLayout):
         not raised."""
         import warnings
 
-        from ..storage.registry import Registry, register_download
+        from ..storage.registry import register_download
         from ..storage.versions import record_if_changed
 
         plan = task.plan
         try:
-            register_download(self.settings, plan.model_id, plan.kind, plan.target, plan.commit)
+            registry = register_download(
+                self.settings, plan.model_id, plan.kind, plan.target, plan.commit
+            )
         except NBModelsError as exc:
             warnings.warn(
                 f"{plan.model_id} is downloaded, but the registry could not record it: {exc} "
@@ -196,7 +198,7 @@ class Downloader(DiskLayout):
         ollama = plan.kind.startswith("ollama")
         try:
             record_if_changed(
-                Registry(settings=self.settings),
+                registry,
                 f"{'ollama' if ollama else 'huggingface'}:{plan.model_id}",
                 commit=None if ollama else plan.commit,
                 files=None if ollama else self._checked_files(plan),
@@ -462,13 +464,13 @@ class Downloader(DiskLayout):
                 shared=team,
             )
             while not lease.try_acquire():
-                if self._have(plan, f):
+                if self._have(plan, f, hash_unrecorded=False):
                     task._add_bytes(f, f.size)
                     return  # another process fetched it: nothing to do
                 if task._cancel.wait(0.2):
                     raise DownloadCancelledError(f"{f.path}: cancelled")
             try:
-                if self._have(plan, f):
+                if self._have(plan, f, hash_unrecorded=False):
                     task._add_bytes(f, f.size)
                     return
                 slots = self._slots  # released below even if the limit changes meanwhile

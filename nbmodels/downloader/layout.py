@@ -112,12 +112,14 @@ class DiskLayout:
         not the same file)."""
         return plan.target / ".nbmodels" / "files" / (str(safe_relative_path(f.path)) + ".etag")
 
-    def _have(self, plan: DownloadPlan, f: RemoteFile) -> bool:
+    def _have(self, plan: DownloadPlan, f: RemoteFile, *, hash_unrecorded: bool = True) -> bool:
         """Whether ``f``'s verified bytes are already in place.
 
         In the cache a blob is named by its hash and only a verified file becomes one, so
         its size is enough. A local_dir's file is checked against the etag recorded when it
-        was written (and its size and mtime then), else hashed."""
+        was written (and its size and mtime then), else hashed (once, when the plan is made:
+        ``hash_unrecorded=False`` afterwards, where only another writer's record can change
+        the answer)."""
         final = self._final_path(plan, f)
         try:
             st = final.stat()
@@ -132,6 +134,8 @@ class DiskLayout:
             etag, size, mtime = meta.read_text().split()
             if etag == f.etag and int(size) == st.st_size and int(mtime) == st.st_mtime_ns:
                 return True
+        if not hash_unrecorded:
+            return False
         hasher = _Hasher(f)
         _hash_existing(final, hasher, st.st_size)
         if hasher.fed == f.size and hasher.matches():

@@ -208,9 +208,9 @@ class Registry(RegistryLifecycle, RegistryQueries):
                              moved_aside=moved, moved_to=aside if moved else None)  # fmt: skip
 
 
-def register_download(settings: Settings, model_id: str, kind: str, target: Path, commit: str | None) -> None:  # fmt: skip
+def register_download(settings: Settings, model_id: str, kind: str, target: Path, commit: str | None) -> Registry:  # fmt: skip
     """What a finished download does: the model, read from its folder, registered as
-    available and completed in the home's registry."""
+    available and completed in the home's registry (returned, for the version to follow)."""
     from ..discover.sources.local import LocalSource
 
     source = ModelSource.OLLAMA if kind.startswith("ollama") else ModelSource.HUGGING_FACE
@@ -226,9 +226,9 @@ def register_download(settings: Settings, model_id: str, kind: str, target: Path
         local_path=str(target),
         is_downloaded=True,
     )
-    Registry(settings=settings).register(
-        meta, download_status=DownloadStatus.COMPLETED, available=True
-    )
+    registry = Registry(settings=settings)
+    registry.register(meta, download_status=DownloadStatus.COMPLETED, available=True)
+    return registry
 
 
 # -- the default registry ---------------------------------------------------------------------
