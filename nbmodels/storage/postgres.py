@@ -301,12 +301,8 @@ class PostgresStore:
         return con
 
     def close(self) -> None:
-        con: PGConnection | None = getattr(self._local, "con", None)
-        if con is not None:
-            if con.pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    con.raw.close()
-            self._local.con = None
+        """Close every connection this process opened on this store (every thread's)."""
+        self._local.con = None
         _close_all(self._opened)
 
     # -- errors -----------------------------------------------------------------------------------
