@@ -43,7 +43,9 @@ class RegistryServer:
     def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = OllamaStore(root)
         self.requests: list[RegistryRequest] = []
-        self.drop_at: int | None = None  # close the next blob answer after this many bytes
+        # close the next blob answer longer than this after this many bytes (a small blob
+        # fetched at the same time does not take it)
+        self.drop_at: int | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
@@ -145,7 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if head:
                 return
-            drop, registry.drop_at = registry.drop_at, None
+            with registry._lock:  # the first answer long enough to be cut takes the drop
+                drop = registry.drop_at
+                if drop is not None and size - start > drop:
+                    registry.drop_at = None
+                else:
+                    drop = None
             with blob.open("rb") as fh:
                 fh.seek(start)
                 sent = 0
