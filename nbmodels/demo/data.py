@@ -3,7 +3,7 @@
 The files are optional extras: without them the demo hub serves only its tiny models and
 the demo Ollama server has no library snapshot. Settings name them explicitly
 (``NBMODELS_HUB_RECORDS``, ``NBMODELS_OLLAMA_LIBRARY``); otherwise they are looked for in a
-``shared/data`` folder above the working directory or above this package.
+``shared/data`` folder above this package or above the working directory.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ LIBRARY_FILENAME = "ollama-library.json"
 
 
 def find_shared_data(filename: str, *, start: Path | None = None) -> Path | None:
-    """``shared/data/<filename>``, found by walking up from ``start`` (default: the working
-    directory), then from this package; None when there is none."""
-    for origin in (start or Path.cwd(), Path(__file__).resolve().parent):
+    """``shared/data/<filename>``, found by walking up from ``start`` when given, else from
+    this package, then from the working directory; None when there is none.
+
+    The package's own location goes first: a ``shared`` folder somewhere above an unrelated
+    working directory (``/tmp/shared``, say) must not shadow the one beside the project."""
+    origins = (start,) if start is not None else ()
+    for origin in (*origins, Path(__file__).resolve().parent, Path.cwd()):
         for folder in (origin, *origin.parents):
             candidate = folder / "shared" / "data" / filename
             if candidate.is_file():
