@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.nbmodels-installed
 # torch is pinned where it is installed (a CPU build); pyproject only asks for torch>=2.4.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup browser-deps postgres-deps demo demo-headless test test-fast test-notebooks lint format typecheck bench clean
+.PHONY: setup browser-deps postgres-deps go-deps demo demo-headless test test-fast test-notebooks lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,21 @@ postgres-deps:
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) >/dev/null \
 	  || echo "could not install postgresql: the PostgreSQL registry tests will be skipped (install it with apt)"; }
 
+# Debian's Go: the chat-template test renders each exported Ollama TEMPLATE with Go's own
+# text/template (what Ollama runs), not with a Python imitation of it.
+go-deps:
+	@command -v go >/dev/null 2>&1 || { \
+	  echo "installing Debian's golang-go for the Ollama template tests"; \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go) >/dev/null \
+	  || echo "could not install go: the Go template tests will be skipped (install golang-go with apt)"; }
+
 demo: setup
 	$(BIN)/python -m nbmodels demo
 
 demo-headless: setup
 	$(BIN)/python -m nbmodels demo --headless
 
-test: setup browser-deps postgres-deps
+test: setup browser-deps postgres-deps go-deps
 	$(BIN)/ruff check nbmodels tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -q

@@ -327,7 +327,7 @@ def test_moving_a_registry_to_the_server_and_back_loses_nothing(
     home = Registry(tmp_path / "home" / "registry.db")
     _fill(home)
     counts = migrate_registry(home.path, pg_url)
-    versions = {"versions": 0, "version_aliases": 0, "version_history": 0}
+    versions = {"versions": 0, "version_aliases": 0, "version_history": 0, "cards": 0}
     assert counts == {
         "entries": 23,
         "dependencies": 1,

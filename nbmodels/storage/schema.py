@@ -119,8 +119,28 @@ def _v3(con: Connection) -> None:
         con.execute(statement)
 
 
+def _v4(con: Connection) -> None:
+    # benchmark cards: what a model measured on this machine (speed, memory, perplexity...),
+    # numbered 1..N per model by the database, against the version and configuration it ran
+    for statement in (
+        """CREATE TABLE cards (
+            key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,
+            number INTEGER NOT NULL,           -- 1..N per model
+            version INTEGER,                   -- the model's current version then (NULL: none)
+            config_hash TEXT NOT NULL,         -- sha256 of the configuration it ran with
+            complete INTEGER NOT NULL,         -- 1: every measurement was taken
+            card TEXT NOT NULL,                -- the card, JSON (BenchmarkCard.to_dict())
+            created_at TEXT NOT NULL,          -- UTC, ISO 8601
+            created_by TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (key, number))""",
+        "CREATE INDEX cards_config ON cards (key, config_hash)",
+        _log(4),
+    ):
+        con.execute(statement)
+
+
 #: numbered schema migrations: MIGRATIONS[i] takes a file from version i to i + 1
-MIGRATIONS = [_v1, _v2, _v3]
+MIGRATIONS = [_v1, _v2, _v3, _v4]
 _TABLES = (
     "entries",
     "dependencies",
@@ -129,6 +149,7 @@ _TABLES = (
     "versions",
     "version_aliases",
     "version_history",
+    "cards",
 )
 _SQL_ENTRY_COLUMNS = (
     "key, model_id, source, name, model_type, tasks, license, parameters, size_bytes, "
