@@ -72,3 +72,23 @@ def test_the_default_view_is_the_default_registry(tmp_path: Path, monkeypatch: p
     view = nbmodels.registry_view()
     assert view.registry.path == tmp_path / "h" / "registry.db"
     assert "No models registered yet" in view.table.value
+
+
+def test_the_detail_pane_shows_the_models_benchmark_cards(reg: Registry) -> None:
+    from nbmodels.storage.cards import save_card
+    from nbmodels.storage.versions import record_version
+
+    view = RegistryView(reg)
+    view.picker.value = reg.get("org/chat").metadata.key
+    assert "No benchmark cards yet" in view.cards.value
+    record_version(reg, "org/chat", files=())
+    card = {"backend": "transformers", "configuration": {"quantization": "nf4"}, "repeats": 3,
+            "decode_tokens_per_s": 41.25, "decode_spread": 1.5, "perplexity": 17.125,
+            "peak_bytes": 3 * 2**30, "complete": False,
+            "not_measured": {"kl_divergence": "stopped before the reference ran"}}  # fmt: skip
+    save_card(reg, "org/chat", card)
+    view.refresh()
+    cards = view.cards.value
+    row = cards.split("<tbody>")[1]
+    assert ">1<" in row and "nf4" in row and "41.2 ± 1.5 (n=3)" in row and "17.12" in row
+    assert "3.2 GB" in row and "incomplete: kl_divergence" in row and "stopped before the reference ran" in row  # fmt: skip

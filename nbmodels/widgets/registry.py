@@ -61,6 +61,7 @@ class RegistryView:
         self.picker.add_class("nbm-registry-picker")
         self.detail = w.HTML(layout=w.Layout(width="100%"))
         self.versions = w.HTML(layout=w.Layout(width="100%"))
+        self.cards = w.HTML(layout=w.Layout(width="100%"))
         self.activate_button = w.Button(description="Activate", icon="play", layout=w.Layout(width="120px"))  # fmt: skip
         self.deactivate_button = w.Button(description="Deactivate", icon="pause", layout=w.Layout(width="120px"))  # fmt: skip
         self.dependency = w.Dropdown(description="Needs", layout=w.Layout(width="420px"))
@@ -97,6 +98,7 @@ class RegistryView:
                 row(self.picker, self.activate_button, self.deactivate_button),
                 self.detail,
                 self.versions,
+                self.cards,
                 row(self.dependency, self.add_dependency_button, self.alias, self.alias_button),
                 row(self.backup_path, self.backup_button, self.restore_button),
                 self.status,
@@ -182,9 +184,10 @@ class RegistryView:
         for b in (self.activate_button, self.deactivate_button, self.add_dependency_button, self.alias_button):  # fmt: skip
             b.disabled = disabled
         if key is None:
-            self.detail.value = self.versions.value = ""
+            self.detail.value = self.versions.value = self.cards.value = ""
             return
         self.versions.value = self._versions_html(key)
+        self.cards.value = self._cards_html(key)
         try:
             e = self.registry.get(key)
             s = self.registry.stats(key)
@@ -249,6 +252,55 @@ class RegistryView:
                 f"<th>alias</th><th class='num'>from</th><th class='num'>to</th></tr></thead><tbody>{moved}</tbody></table>"
             )  # fmt: skip
         return out
+
+    def _cards_html(self, key: str) -> str:
+        """The model's benchmark cards (nbmodels.benchmark): speed with its spread and repeat
+        count, memory, perplexity, KL, and what a card could not measure."""
+        from ..storage.cards import cards
+
+        try:
+            found = cards(self.registry, key)
+        except NBModelsError as exc:
+            return f"<div class='nbm-error'>{html.escape(str(exc))}</div>"
+        if not found:
+            return "<div class='nbm-muted'>No benchmark cards yet (nbmodels.benchmark).</div>"
+        e = html.escape
+
+        def spread(c: dict[str, Any], name: str, digits: int = 1) -> str:
+            mean, sd = c.get(f"{name}_tokens_per_s"), c.get(f"{name}_spread")
+            if mean is None:
+                return ""
+            said = f"{mean:.{digits}f}"
+            return (
+                said
+                + (f" ± {sd:.{digits}f}" if sd is not None else "")
+                + f" (n={c.get('repeats', '?')})"
+            )
+
+        def number(value: Any, fmt: str) -> str:
+            return "" if value is None else format(value, fmt)
+
+        rows = []
+        for s in found:
+            c, config = s.card, s.card.get("configuration") or {}
+            missing = c.get("not_measured") or {}
+            status = "complete" if s.complete else "incomplete: " + ", ".join(missing) if missing else "incomplete"  # fmt: skip
+            rows.append(
+                f"<tr><td class='num'>{s.number}</td><td class='num'>{'' if s.version is None else s.version}</td>"
+                f"<td>{e(str(c.get('backend') or ''))}</td><td>{e(str(config.get('quantization') or ''))}</td>"
+                f"<td class='num'>{spread(c, 'prefill')}</td><td class='num'>{spread(c, 'decode')}</td>"
+                f"<td class='num'>{number(c.get('ttft_s'), '.3f')}</td>"
+                f"<td class='num'>{format_size(c['peak_bytes']) if c.get('peak_bytes') else ''}</td>"
+                f"<td class='num'>{number(c.get('perplexity'), '.2f')}</td><td class='num'>{number(c.get('kl_divergence'), '.4f')}</td>"
+                f"<td title='{e('; '.join(f'{k}: {v}' for k, v in missing.items()))}'>{e(status)}</td>"
+                f"<td>{e(s.created_at)}</td></tr>"
+            )  # fmt: skip
+        return (
+            "<table class='nbm-table nbm-cards'><thead><tr><th class='num'>card</th><th class='num'>version</th>"
+            "<th>backend</th><th>quantization</th><th class='num'>prefill tok/s</th><th class='num'>decode tok/s</th>"
+            "<th class='num'>TTFT s</th><th class='num'>peak</th><th class='num'>perplexity</th><th class='num'>KL</th>"
+            f"<th>status</th><th>measured (UTC)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )  # fmt: skip
 
     # -- actions ---------------------------------------------------------------------------------
     def _do(self, action: Any, said: str) -> None:
