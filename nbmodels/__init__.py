@@ -74,9 +74,13 @@ _LAZY = {
     "ModelManager": "nbmodels.modelmanager",
     "manager": "nbmodels.modelmanager",
     "MemoryEstimate": "nbmodels.config.memory",
+    "benchmark": "nbmodels.bench.run",
+    "BenchmarkCard": "nbmodels.bench.card",
+    "compare": "nbmodels.bench.compare",
 }
 
 __all__ = [
+    "BenchmarkCard",
     "Catalog",
     "DownloadProgress",
     "DownloadStatus",
@@ -96,11 +100,13 @@ __all__ = [
     "SupportedTask",
     "__version__",
     "available_sources",
+    "benchmark",
     "browse",
     "by_author",
     "by_tag",
     "by_task",
     "classify_model_type",
+    "compare",
     "config_editor",
     "configure",
     "detect_tasks",
@@ -135,6 +141,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bench.card import BenchmarkCard
+    from .bench.compare import compare
+    from .bench.run import benchmark
     from .config.configuration import (
         configure,
         get_configuration,

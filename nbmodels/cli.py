@@ -629,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("--to", required=True, metavar="N|ALIAS", help="a version number or alias")
     rb.add_argument("--json", action="store_true")
     rb.set_defaults(func=cmd_rollback)
+    from .cli_share import add_commands
+
+    add_commands(sub)  # bench, compare, export, pack, unpack
     args = parser.parse_args(argv)
     import warnings
 

@@ -18,6 +18,7 @@ __all__ = ["VIEWS", "mimebundle", "register_view"]
 #: class name -> "module:factory"; the factory takes the object and returns a widget
 VIEWS: dict[str, str] = {
     "DownloadTask": "nbmodels.widgets.downloads:task_view",
+    "Comparison": "nbmodels.widgets.compare:comparison_view",
 }
 
 

@@ -34,6 +34,8 @@ keeps working for code that does not know about nbmodels. Messages say what to d
     │                                          or an operation is refused (a dependency cycle)
     ├── LockfileError                          a lockfile cannot be read, or a pinned commit
     │                                          or file is gone upstream (sync refuses)
+    ├── PackError (ValueError)                 a pack cannot be written or read: files missing,
+    │                                          an archive truncated or tampered (names the file)
     └── EngineError                            (engine module)
 
 Warnings (not errors) use :class:`NBModelsWarning` and its subclasses, e.g. a source that
@@ -46,6 +48,7 @@ import warnings
 
 __all__ = [
     "AccessDeniedError",
+    "BenchmarkWarning",
     "CatalogError",
     "ChecksumMismatchError",
     "ConfigurationError",
@@ -55,6 +58,8 @@ __all__ = [
     "DownloadCancelledError",
     "DownloadError",
     "EngineError",
+    "EngineWarning",
+    "ExportWarning",
     "FilterWarning",
     "GGUFError",
     "HubUnreachableError",
@@ -62,10 +67,12 @@ __all__ = [
     "InvalidModelIdError",
     "LockTimeout",
     "LockfileError",
+    "MirrorWarning",
     "ModelNotFoundError",
     "NBModelsError",
     "NBModelsWarning",
     "OllamaNotRunningError",
+    "PackError",
     "RegistryError",
     "RegistryWarning",
     "SQLError",
@@ -258,3 +265,26 @@ class VersionWarning(NBModelsWarning):
 
 class RegistryWarning(NBModelsWarning):
     """Something the registry could not record (the operation itself went through)."""
+
+
+class EngineWarning(NBModelsWarning):
+    """A setting the model's backend cannot carry (e.g. top_k over the OpenAI API): left out."""
+
+
+class BenchmarkWarning(NBModelsWarning):
+    """A benchmark or comparison left something out: a figure not measured, a candidate
+    skipped or stopped, a card not stored."""
+
+
+class ExportWarning(NBModelsWarning):
+    """A setting the export target cannot express (it is left out of what was written)."""
+
+
+class MirrorWarning(NBModelsWarning):
+    """A download mirror was skipped: it served bytes that failed their hash."""
+
+
+class PackError(NBModelsError, ValueError):
+    """A pack cannot be written or read: a model's files are missing, the archive is
+    truncated, a file's bytes do not match its digest, a member points outside the layout.
+    The message names the model and the file."""

@@ -19,6 +19,9 @@ need settings take one (or build a default) when they are constructed.
 | hf_cache       | ``HF_HUB_CACHE``, ``HF_HOME``/hub         | ``~/.cache/huggingface/hub``    |
 | registry_url   | ``NBMODELS_REGISTRY_URL``                 | none (the home's registry.db)   |
 | shared_cache   | ``NBMODELS_SHARED_CACHE``                 | false (a team's cache: group rw)|
+| mirrors        | ``NBMODELS_MIRRORS`` (comma-separated)    | none (Hub mirrors, team caches) |
+| openai_api_key | ``NBMODELS_OPENAI_API_KEY``,              | none (an OpenAI-compatible      |
+|                | ``OPENAI_API_KEY``                        | server's key; never shown)      |
 | demo           | ``NBMODELS_DEMO``                         | false (use the embedded demo)   |
 | demo_hub       | ``NBMODELS_DEMO_HUB``                     | none (a running demo hub's URL) |
 | demo_ollama    | ``NBMODELS_DEMO_OLLAMA``                  | none (its Ollama API's URL)     |
@@ -86,12 +89,18 @@ class Settings:
     # a team's registry (postgresql://user@host/db; may hold a password: never shown)
     registry_url: str | None = field(default=None, repr=False)
     shared_cache: bool = False  # the HF cache / Ollama store is shared by a team's homes
+    # where downloads take files' bytes from, in order (Hub-compatible URLs, team cache
+    # folders), each checked against the primary endpoint's hash (downloader.mirrors)
+    mirrors: tuple[str, ...] = ()
+    # the key of an OpenAI-compatible server (load(..., backend="openai")): never shown
+    openai_api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
         object.__setattr__(self, "ollama_models", Path(self.ollama_models).expanduser())
         object.__setattr__(self, "hf_cache", Path(self.hf_cache).expanduser())
         object.__setattr__(self, "custom_catalogs", tuple(str(c) for c in self.custom_catalogs))
+        object.__setattr__(self, "mirrors", tuple(str(m) for m in self.mirrors))
         object.__setattr__(
             self, "local_paths", tuple(Path(p).expanduser() for p in self.local_paths)
         )
@@ -118,7 +127,8 @@ class Settings:
             f"ollama_models={str(self.ollama_models)!r}, hf_cache={str(self.hf_cache)!r}, "
             f"demo={self.demo}, demo_hub={self.demo_hub!r}, "
             f"registry_url=<{'set' if self.registry_url else 'none'}>, "
-            f"shared_cache={self.shared_cache})"
+            f"shared_cache={self.shared_cache}, mirrors={self.mirrors!r}, "
+            f"openai_api_key=<{'set' if self.openai_api_key else 'none'}>)"
         )
 
     @classmethod
@@ -140,6 +150,13 @@ class Settings:
         values["offline"] = is_true(env.get("NBMODELS_OFFLINE") or env.get("HF_HUB_OFFLINE"))
         values["demo"] = is_true(env.get("NBMODELS_DEMO"))
         values["shared_cache"] = is_true(env.get("NBMODELS_SHARED_CACHE"))
+        if env.get("NBMODELS_MIRRORS", "").strip():
+            values["mirrors"] = tuple(
+                m.strip() for m in env["NBMODELS_MIRRORS"].split(",") if m.strip()
+            )
+        openai_key = (env.get("NBMODELS_OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or "").strip()
+        if openai_key:
+            values["openai_api_key"] = openai_key
         if env.get("NBMODELS_REGISTRY_URL", "").strip():
             values["registry_url"] = env["NBMODELS_REGISTRY_URL"].strip()
         for var, name in (

@@ -65,6 +65,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "NBMODELS_TIMEOUT",
         "NBMODELS_REGISTRY_URL",
         "NBMODELS_SHARED_CACHE",
+        "OPENAI_API_KEY",
+        "NBMODELS_MIRRORS",
+        "NBMODELS_OPENAI_API_KEY",
     ):
         monkeypatch.delenv(var, raising=False)
     try:  # huggingface_hub reads its cache location once, at import: patch the constants
@@ -98,41 +101,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def llama_384(tiny_models) -> Path:
-    """A bigger random-weight Llama (hidden 384, 8 layers, grouped-query heads) with the demo
-    chat model's tokenizer and chat template: bitsandbytes' CPU 4-bit kernels need rows of
-    at least one 64-block, which the 32-wide demo model does not have, and it generates
-    slowly enough to watch tokens arrive. Built once (a few seconds) and cached."""
-    import shutil
+    """The demo's wider chat model (``nbmodels.demo.hub.build_small_chat``: hidden 384, 8
+    layers, grouped-query heads, the tiny chat model's tokenizer and chat template):
+    bitsandbytes' CPU 4-bit kernels need rows of at least one 64-block, which the 32-wide
+    demo model does not have, and it generates slowly enough to watch tokens arrive. Built
+    once (a few seconds) and cached."""
+    from nbmodels.demo.hub import build_small_chat
 
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    chat = tiny_models["nbmodels-demo/tiny-llama-chat"]
     cache = os.environ.get("NBMODELS_TEST_MODELS_CACHE")
     base = Path(cache) if cache else Path.home() / ".cache" / "nbmodels-test-models"
-    folder = base / "engine" / "llama-384-chat"
-    if (folder / "model.safetensors").exists():
-        return folder
-    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tokenizer = AutoTokenizer.from_pretrained(chat)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=384, intermediate_size=1024,
-                         num_hidden_layers=8, num_attention_heads=6, num_key_value_heads=2,
-                         max_position_embeddings=2048, tie_word_embeddings=False,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(tmp)
-    for name in (
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "chat_template.jinja",
-        "special_tokens_map.json",
-    ):
-        if (chat / name).exists():
-            shutil.copy(chat / name, tmp / name)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process built it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return build_small_chat(base / "engine", chat=tiny_models["nbmodels-demo/tiny-llama-chat"])

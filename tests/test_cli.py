@@ -136,3 +136,36 @@ def test_chat_streams_an_answer_in_the_terminal(hub_server, tmp_path):
     )
     expected = nbmodels.load("nbmodels-demo/tiny-llama-chat", settings=settings).chat("hello", max_tokens=6, temperature=0).text  # fmt: skip
     assert done.stdout == expected + "\n"
+
+
+def test_bench_and_compare_from_the_command_line(hub_server, tmp_path):
+    """A benchmark card stored in the registry, and two candidates side by side, each with
+    --json, on the demo chat model."""
+    import json
+
+    env = _hub_env(hub_server, tmp_path)
+    model = "nbmodels-demo/tiny-llama-chat"
+
+    def run(*args: str, code: int = 0, **extra: str) -> dict:
+        done = _nbmodels(*args, env={**env, **extra})
+        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return json.loads(done.stdout)
+
+    assert _nbmodels("download", model, env=env).returncode == 0
+    card = run("bench", model, "--repeats", "2", "--prompt-tokens", "16", "--generate-tokens", "4",
+               "--perplexity-tokens", "64", "--json")  # fmt: skip
+    assert card["complete"] and card["repeats"] == 2 and card["decode_tokens_per_s"] > 0
+    assert card["perplexity"] > 1 and card["number"] == 1  # stored: the registry's first card
+    compared = run("compare", model, f"{model}@dtype=bfloat16", "--prompt", "Hello",
+                   "--max-new-tokens", "4", "--repeats", "2", "--perplexity-tokens", "32",
+                   "--no-save", "--json")  # fmt: skip
+    assert [c["label"] for c in compared["candidates"]] == [
+        model,
+        f"{model} · bf16",
+    ]
+    assert all(
+        c["status"] == "done" and c["card"]["decode_tokens_per_s"] > 0
+        for c in compared["candidates"]
+    )
+    bad = _nbmodels("compare", f"{model}@quantization", env=env)
+    assert bad.returncode == 2 and "MODEL@key=value" in bad.stderr

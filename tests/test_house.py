@@ -56,7 +56,16 @@ def test_no_product_module_imports_the_demo():
 
 
 #: the rooms of the house: a folder per capability (docs/architecture.md draws them)
-ROOMS = ("discover", "downloader", "config", "storage", "engine", "widgets", "demo")
+ROOMS = (
+    "discover",
+    "downloader",
+    "config",
+    "storage",
+    "engine",
+    "bench",
+    "widgets",
+    "demo",
+)
 #: the modules above the core: the public API, the command line, the notebook views
 NOT_CORE = {PACKAGE / "__init__.py", PACKAGE / "__main__.py", PACKAGE / "cli.py"}
 MAX_LINES = 800

@@ -38,6 +38,7 @@ __all__ = [
     "find_shared_data",
     "hub_reachable",
     "settings_environ",
+    "small_chat_model",
     "start_demo_servers",
 ]
 
@@ -163,6 +164,18 @@ def start_demo_servers(
         ollama_url = None
     chosen = demo_settings(settings, hub.url, ollama_url)
     return DemoEnvironment(hub.url, True, chosen, ollama_url, servers)
+
+
+def small_chat_model(settings: Settings | None = None) -> Path:
+    """The folder of the demo's wider chat model (12M random weights, 384 wide: it loads in
+    8-bit and nf4 with bitsandbytes on a CPU), built once under the demo's home (a few
+    seconds). The demo hub does not serve it: load it, benchmark it, compare it by folder."""
+    from .hub import CHAT, build_small_chat, build_tiny_models
+
+    settings = settings or Settings.from_env()
+    build_home = settings.home / "demo-models"
+    chat = build_tiny_models(build_home / "repos")[CHAT]  # built already when the hub runs
+    return build_small_chat(build_home / "extra", chat=chat)  # outside what the hub serves
 
 
 def ensure_hub(*, offline: bool | None = None, settings: Settings | None = None) -> DemoEnvironment:

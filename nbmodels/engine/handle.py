@@ -42,6 +42,30 @@ from .response import Response, _Streamer
 __all__ = ["ModelHandle", "Response", "load"]
 
 
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """transformers' own bars ("Loading weights", "Converting and de-quantizing GGUF tensors")
+    off while a model loads: in a notebook each is a widget left behind in the cell, and
+    the streaming loader, which most loads take, has none."""
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging
+
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    # the GGUF converter calls tqdm.auto itself, past transformers' switch: its name there
+    # is pointed at a disabled tqdm for the load (loads run one at a time, on one thread)
+    bar = gguf_utils.tqdm
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+        if enabled:
+            logging.enable_progress_bar()
+
+
 def load(
     model: str | Path | ModelMetadata,
     config: ModelConfiguration | None = None,
@@ -159,7 +183,7 @@ class ModelHandle:
             kwargs["attn_implementation"] = cfg.attn_implementation
         start = time.perf_counter()
         try:
-            with _PeakSampler() as peak:
+            with _PeakSampler() as peak, _no_progress_bars():  # the load is said by the repr
                 source = str(folder)
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **({"gguf_file": gguf} if gguf else {}))  # fmt: skip
                 self.model = None

@@ -13,13 +13,23 @@ from __future__ import annotations
 
 from .records import find_shared_records
 from .server import HubServer, RequestRecord
-from .tinymodels import TINY_MODELS, TINY_MODELS_VERSION, build_tiny_models
+from .tinymodels import (
+    CHAT,
+    SMALL_CHAT,
+    TINY_MODELS,
+    TINY_MODELS_VERSION,
+    build_small_chat,
+    build_tiny_models,
+)
 
 __all__ = [
+    "CHAT",
+    "SMALL_CHAT",
     "TINY_MODELS",
     "TINY_MODELS_VERSION",
     "HubServer",
     "RequestRecord",
+    "build_small_chat",
     "build_tiny_models",
     "find_shared_records",
 ]

@@ -27,7 +27,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAMP_NAME", "TINY_MODELS", "TINY_MODELS_VERSION", "build_tiny_models"]
+__all__ = [
+    "SMALL_CHAT",
+    "STAMP_NAME",
+    "TINY_MODELS",
+    "TINY_MODELS_VERSION",
+    "build_small_chat",
+    "build_tiny_models",
+]
 
 #: Bump when the files a build writes change, so cached builds are rebuilt.
 TINY_MODELS_VERSION = 2
@@ -39,6 +46,8 @@ EMBEDDER = "nbmodels-demo/tiny-embedder"
 CLASSIFIER = "nbmodels-demo/tiny-classifier"
 #: The repo ids :func:`build_tiny_models` builds.
 TINY_MODELS: tuple[str, ...] = (CHAT, EMBEDDER, CLASSIFIER)
+#: A wider chat model (:func:`build_small_chat`), not served by the demo hub.
+SMALL_CHAT = "nbmodels-demo/small-llama-chat"
 
 # A small original text, enough for the tokenizers to learn a few hundred pieces.
 _CORPUS = """\
@@ -84,6 +93,34 @@ def build_tiny_models(dest: Path) -> dict[str, Path]:
     """Build (or reuse) every tiny model under ``dest/<org>/<name>/``; return ``{repo_id: folder}``."""
     dest = Path(dest)
     return {repo_id: _build_cached(dest, repo_id, _BUILDERS[repo_id]) for repo_id in TINY_MODELS}
+
+
+def build_small_chat(dest: Path, *, chat: Path | None = None) -> Path:
+    """Build (or reuse) ``dest/nbmodels-demo/small-llama-chat``: a random-weight Llama of 12M
+    parameters (hidden 384, 8 layers, grouped-query heads) with the tiny chat model's
+    tokenizer and chat template. bitsandbytes' CPU kernels need rows of at least one 64-wide
+    block, which the 32-wide tiny models lack: this one loads in 8-bit and nf4, so the
+    benchmark tutorial and the tests compare fp32 / 8-bit / nf4 of one model. ``chat``: the
+    built tiny chat model's folder (built under ``dest`` when not given)."""
+    dest = Path(dest)
+    source = chat if chat is not None else build_tiny_models(dest)[CHAT]
+
+    def build(folder: Path) -> None:
+        import torch
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=384, intermediate_size=1024,
+                             num_hidden_layers=8, num_attention_heads=6, num_key_value_heads=2,
+                             max_position_embeddings=2048, tie_word_embeddings=False,
+                             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+        torch.manual_seed(0)
+        LlamaForCausalLM(config).save_pretrained(folder)
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):  # fmt: skip
+            if (source / name).exists():
+                shutil.copy(source / name, folder / name)
+
+    return _build_cached(dest, SMALL_CHAT, build)
 
 
 def _is_current(folder: Path) -> bool:

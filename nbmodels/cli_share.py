@@ -1,0 +1,141 @@
+"""The command line's measuring and handing-on commands: ``bench``, ``compare``, ``export``,
+``pack`` and ``unpack`` (``nbmodels.cli`` adds them with :func:`add_commands`; they live here
+to keep each module readable in one sitting).
+
+    nbmodels bench org/name --quantization nf4 --json
+    nbmodels compare org/name org/name@quantization=8bit org/name@quantization=nf4
+    nbmodels export org/name vllm ./serve
+    nbmodels pack org/name ollama:llama3.2 -o models.nbpack
+    nbmodels unpack models.nbpack
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_commands", "parse_candidate"]
+
+
+def _value(text: str) -> Any:
+    """A command-line setting's value: JSON where it parses (numbers, true, null), else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_candidate(text: str) -> Any:
+    """``MODEL`` or ``MODEL@key=value,key=value`` (settings on top of the model's stored
+    configuration), as :func:`nbmodels.compare` takes a candidate."""
+    from .errors import ConfigurationError
+
+    model, sep, rest = text.partition("@")
+    if not sep:
+        return model
+    settings: dict[str, Any] = {}
+    for pair in filter(None, rest.split(",")):
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigurationError(
+                f"{text!r}: write a candidate as MODEL@key=value,key=value "
+                "(e.g. org/name@quantization=nf4)."
+            )
+        settings[key.strip()] = _value(value.strip())
+    return (model, settings)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in args.set or []:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            from .errors import ConfigurationError
+
+            raise ConfigurationError(f"--set {pair!r}: write it as key=value (e.g. --set dtype=float32).")  # fmt: skip
+        out[key.strip()] = _value(value.strip())
+    if getattr(args, "quantization", None):
+        out["quantization"] = args.quantization
+    return out
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.run import benchmark
+
+    def progress(event: Any) -> None:
+        if not args.json:
+            print(f"  {event.stage:<11} {event.done}/{event.total}  {event.message}", flush=True)
+
+    card = benchmark(
+        args.model,
+        repeats=args.repeats,
+        prompt_tokens=args.prompt_tokens,
+        generate_tokens=args.generate_tokens,
+        perplexity_tokens=args.perplexity_tokens,
+        save=not args.no_save,
+        progress=progress,
+        **_overrides(args),
+    )
+    if args.json:
+        print(card.to_json())
+    else:
+        print(repr(card))
+        for figure, why in (card.not_measured or {}).items():
+            print(f"  not measured: {figure}: {why}")
+    return 0 if card.complete else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .bench.compare import compare
+
+    def progress(event: Any) -> None:
+        if not args.json:
+            print(f"  {event}", flush=True)
+
+    candidates = [parse_candidate(c) for c in args.candidates]
+    result = compare(
+        candidates,
+        args.prompt or None,
+        max_new_tokens=args.max_new_tokens,
+        repeats=args.repeats,
+        perplexity_tokens=args.perplexity_tokens,
+        save=not args.no_save,
+        progress=progress,
+    )
+    if args.json:
+        print(result.to_json())
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):  # fmt: skip
+        print(result.summary().to_string())
+        print()
+        print(result.outputs.to_string())
+    for label, why in {**result.skipped, **result.failed}.items():
+        print(f"  {label}: {why}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``bench`` and ``compare`` to the CLI."""
+    bench = sub.add_parser("bench", help="a benchmark card: speed, memory, perplexity (stored in the registry)")  # fmt: skip
+    bench.add_argument("model", help="a Hub id, folder, .gguf or ollama:<name>")
+    bench.add_argument("--quantization", help="none, 8bit, 4bit or nf4 (default: the stored configuration's)")  # fmt: skip
+    bench.add_argument("--set", action="append", metavar="KEY=VALUE", help="any configuration setting (repeatable)")  # fmt: skip
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--prompt-tokens", type=int, default=512)
+    bench.add_argument("--generate-tokens", type=int, default=128)
+    bench.add_argument("--perplexity-tokens", type=int, default=32768, help="0: skip perplexity")
+    bench.add_argument("--no-save", action="store_true", help="do not store the card in the registry")  # fmt: skip
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    cmp = sub.add_parser("compare", help="the same prompts through several models/configurations, side by side")  # fmt: skip
+    cmp.add_argument("candidates", nargs="+", metavar="MODEL[@key=value,...]")
+    cmp.add_argument("--prompt", action="append", help="a prompt (repeatable; default: a few short ones)")  # fmt: skip
+    cmp.add_argument("--max-new-tokens", type=int, default=64)
+    cmp.add_argument("--repeats", type=int, default=2)
+    cmp.add_argument("--perplexity-tokens", type=int, default=4096, help="0: skip perplexity")
+    cmp.add_argument("--no-save", action="store_true", help="do not store the cards in the registry")  # fmt: skip
+    cmp.add_argument("--json", action="store_true")
+    cmp.set_defaults(func=cmd_compare)
