@@ -77,6 +77,10 @@ _LAZY = {
     "benchmark": "nbmodels.bench.run",
     "BenchmarkCard": "nbmodels.bench.card",
     "compare": "nbmodels.bench.compare",
+    "export": "nbmodels.exporter",
+    "Export": "nbmodels.exporter",
+    "pack": "nbmodels.packing",
+    "unpack": "nbmodels.packing",
 }
 
 __all__ = [
@@ -86,6 +90,7 @@ __all__ = [
     "DownloadStatus",
     "DownloadTask",
     "Downloader",
+    "Export",
     "Lockfile",
     "MemoryEstimate",
     "ModelConfiguration",
@@ -114,6 +119,7 @@ __all__ = [
     "downloaded_models",
     "downloads",
     "estimate_memory",
+    "export",
     "get_configuration",
     "get_source",
     "hardware",
@@ -121,6 +127,7 @@ __all__ = [
     "lock",
     "manager",
     "model_info",
+    "pack",
     "playground",
     "popular",
     "refresh",
@@ -134,6 +141,7 @@ __all__ = [
     "sync",
     "templates",
     "trending",
+    "unpack",
     "update_configuration",
     "validate",
     "verify",
@@ -177,8 +185,10 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .downloader.lockfile import Lockfile, lock, sync
     from .engine.handle import load
+    from .exporter import Export, export
     from .machine import hardware
     from .modelmanager import ModelManager, manager
+    from .packing import pack, unpack
     from .storage.registry import Registry
     from .widgets import browse, config_editor, playground, registry_view
 

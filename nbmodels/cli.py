@@ -200,7 +200,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from .units import parse_size
 
     rate = parse_size(args.max_rate) if args.max_rate else None
-    downloader = Downloader(max_bytes_per_second=rate)
+    downloader = Downloader(max_bytes_per_second=rate, mirrors=args.mirror or None)
     answer = downloader.download(
         args.model,
         source=args.source,
@@ -559,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--local-dir", help="plain folder instead of the Hugging Face cache")
     dl.add_argument("--max-rate", help="bandwidth limit, e.g. 20MB (per second)")
     dl.add_argument("--dry-run", action="store_true", help="list files and sizes, fetch nothing")
+    dl.add_argument("--mirror", action="append", help="a Hub mirror URL or team cache folder to take bytes from first (repeatable; NBMODELS_MIRRORS)")  # fmt: skip
     dl.add_argument("--json", action="store_true")
     dl.set_defaults(func=cmd_download)
     ls = sub.add_parser("list", help="what is on disk: the HF cache, Ollama's store, local folders")

@@ -117,8 +117,84 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .exporter import export
+
+    e = export(
+        args.model,
+        args.target,
+        args.path,
+        name=args.name,
+        gguf_type=args.gguf_type,
+        gpu_memory=args.gpu_memory,
+        date_string=args.date_string,
+        create=args.create,
+    )
+    if args.json:
+        print(json.dumps({"target": e.target, "model": e.model, "folder": str(e.folder),
+                          "files": [str(f) for f in e.files], "command": list(e.command),
+                          "command_line": e.command_line, "unsupported": dict(e.unsupported),
+                          "notes": list(e.notes), "created": e.created,
+                          "create_error": e.create_error}, indent=2))  # fmt: skip
+        return 0
+    print(repr(e))
+    for f in e.files:
+        print(f"  wrote {f}")
+    print(f"  run: {e.command_line}")
+    for setting, why in e.unsupported.items():
+        print(f"  not expressed: {setting}: {why}")
+    for note in e.notes:
+        print(f"  note: {note}")
+    if e.create_error:
+        print(f"  not created: {e.create_error}")
+    return 0
+
+
+def _pack_progress(args: argparse.Namespace) -> Any:
+    """One line per file (a pack reports every chunk it hashes)."""
+    said: set[tuple[str, str]] = set()
+
+    def progress(event: Any) -> None:
+        if not args.json and (event.stage, event.file) not in said:
+            said.add((event.stage, event.file))
+            print(f"  {event.stage} {event.file}", flush=True)
+
+    return progress
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .packing import pack
+
+    report = pack(args.models, args.output, progress=_pack_progress(args))
+    if args.json:
+        print(json.dumps({"path": str(report.path), "models": list(report.models),
+                          "files": report.files, "blobs": report.blobs, "bytes": report.bytes,
+                          "seconds": report.seconds}, indent=2))  # fmt: skip
+        return 0
+    print(repr(report))
+    return 0
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from .packing import unpack
+
+    report = unpack(args.path, lockfile=args.lockfile, progress=_pack_progress(args))
+    if args.json:
+        print(json.dumps({"path": str(report.path), "models": dict(report.models),
+                          "files_checked": report.files_checked, "bytes_checked": report.bytes_checked,
+                          "bytes_written": report.bytes_written, "blobs_present": report.blobs_present,
+                          "lockfile": str(report.lockfile) if report.lockfile else None,
+                          "registered": list(report.registered), "notes": list(report.notes),
+                          "seconds": report.seconds}, indent=2))  # fmt: skip
+        return 0
+    print(repr(report))
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Add ``bench`` and ``compare`` to the CLI."""
+    """Add ``bench``, ``compare``, ``export``, ``pack`` and ``unpack`` to the CLI."""
     bench = sub.add_parser("bench", help="a benchmark card: speed, memory, perplexity (stored in the registry)")  # fmt: skip
     bench.add_argument("model", help="a Hub id, folder, .gguf or ollama:<name>")
     bench.add_argument("--quantization", help="none, 8bit, 4bit or nf4 (default: the stored configuration's)")  # fmt: skip
@@ -139,3 +215,24 @@ def add_commands(sub: Any) -> None:
     cmp.add_argument("--no-save", action="store_true", help="do not store the cards in the registry")  # fmt: skip
     cmp.add_argument("--json", action="store_true")
     cmp.set_defaults(func=cmd_compare)
+    ex = sub.add_parser("export", help="hand a registered model to vLLM, llama.cpp or Ollama (files + command)")  # fmt: skip
+    ex.add_argument("model", help="a registered model (id, key or alias)")
+    ex.add_argument("target", help="vllm, llama.cpp or ollama")
+    ex.add_argument("path", nargs="?", help="the folder to write (default: $NBMODELS_HOME/exports/<target>/<name>)")  # fmt: skip
+    ex.add_argument("--name", help="the served / created model's name")
+    ex.add_argument("--gguf-type", help="llama.cpp: F32, F16, BF16 or Q8_0")
+    ex.add_argument("--gpu-memory", help="vLLM: the GPU's memory (e.g. 80GB) for --gpu-memory-utilization")  # fmt: skip
+    ex.add_argument("--date-string", help="the date a Llama 3.1 template writes (default: today)")
+    ex.add_argument("--create", action="store_true", help="ollama: run `ollama create` when an Ollama answers")  # fmt: skip
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(func=cmd_export)
+    pk = sub.add_parser("pack", help="one archive of models (files by hash, lockfile, configurations) for a machine without internet")  # fmt: skip
+    pk.add_argument("models", nargs="+", help="registered models, org/name[@rev] in the cache, ollama:<name>")  # fmt: skip
+    pk.add_argument("-o", "--output", required=True, help="the archive to write")
+    pk.add_argument("--json", action="store_true")
+    pk.set_defaults(func=cmd_pack)
+    up = sub.add_parser("unpack", help="install a pack into this home's caches, every file checked (no network)")  # fmt: skip
+    up.add_argument("path", help="the archive nbmodels pack wrote")
+    up.add_argument("--lockfile", help="where to write the models' lockfile")
+    up.add_argument("--json", action="store_true")
+    up.set_defaults(func=cmd_unpack)

@@ -17,6 +17,18 @@ def _nbmodels(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+def _json_runner(env: dict[str, str]):
+    """``run(*args, code=0, **more_env)``: the command's --json answer, its exit code checked."""
+    import json
+
+    def run(*args: str, code: int = 0, **extra: str) -> dict:
+        done = _nbmodels(*args, env={**env, **extra})
+        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return json.loads(done.stdout)
+
+    return run
+
+
 def _hub_env(hub_server, tmp_path) -> dict[str, str]:
     """The local hub as the Hub; the nbmodels home and HF cache in the test's temp dir."""
     return {
@@ -141,16 +153,11 @@ def test_chat_streams_an_answer_in_the_terminal(hub_server, tmp_path):
 def test_bench_and_compare_from_the_command_line(hub_server, tmp_path):
     """A benchmark card stored in the registry, and two candidates side by side, each with
     --json, on the demo chat model."""
-    import json
 
     env = _hub_env(hub_server, tmp_path)
     model = "nbmodels-demo/tiny-llama-chat"
 
-    def run(*args: str, code: int = 0, **extra: str) -> dict:
-        done = _nbmodels(*args, env={**env, **extra})
-        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
-        return json.loads(done.stdout)
-
+    run = _json_runner(env)
     assert _nbmodels("download", model, env=env).returncode == 0
     card = run("bench", model, "--repeats", "2", "--prompt-tokens", "16", "--generate-tokens", "4",
                "--perplexity-tokens", "64", "--json")  # fmt: skip
@@ -169,3 +176,30 @@ def test_bench_and_compare_from_the_command_line(hub_server, tmp_path):
     )
     bad = _nbmodels("compare", f"{model}@quantization", env=env)
     assert bad.returncode == 2 and "MODEL@key=value" in bad.stderr
+
+
+def test_export_pack_unpack_from_the_command_line(hub_server, tmp_path):
+    """A vLLM export, and a pack that unpacks into a fresh home with the network off, every
+    file checked; a tampered pack is refused in one line."""
+
+    env = _hub_env(hub_server, tmp_path)
+    model = "nbmodels-demo/tiny-llama-chat"
+
+    run = _json_runner(env)
+    assert _nbmodels("download", model, env=env).returncode == 0
+    exported = run("export", model, "vllm", str(tmp_path / "serve"), "--json")
+    assert exported["command"][:3] == ["vllm", "serve", model] and exported["files"]
+    packed = run("pack", model, "-o", str(tmp_path / "models.nbpack"), "--json")
+    assert len(packed["models"]) == 1 and packed["files"] >= 3
+    fresh = {"NBMODELS_HOME": str(tmp_path / "home2"), "HF_HUB_CACHE": str(tmp_path / "hf2"),
+             "NBMODELS_HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    unpacked = run("unpack", str(tmp_path / "models.nbpack"), "--json", **fresh)
+    assert unpacked["files_checked"] == packed["files"] and unpacked["bytes_written"] > 0
+    tampered = tmp_path / "bad.nbpack"
+    data = bytearray((tmp_path / "models.nbpack").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    bad = _nbmodels("unpack", str(tampered), env={**env, **fresh, "NBMODELS_HOME": str(tmp_path / "home3")})  # fmt: skip
+    assert (
+        bad.returncode == 2 and bad.stderr.startswith("nbmodels: ") and bad.stderr.count("\n") == 1
+    )

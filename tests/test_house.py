@@ -63,6 +63,8 @@ ROOMS = (
     "storage",
     "engine",
     "bench",
+    "exporter",
+    "packing",
     "widgets",
     "demo",
 )

@@ -74,6 +74,8 @@ from .http import (
 )
 from .layout import DiskLayout
 from .lease import HEARTBEAT_S, Lease
+from .mirrors import fetch as _fetch_from_mirrors
+from .mirrors import parse_mirrors, sources_for
 from .ollama import _pull_ollama, _start_ollama
 from .plan import (
     LOCK_SUFFIX,
@@ -125,6 +127,10 @@ class Downloader(DiskLayout):
     cut; costs time per file). ``callbacks`` get the seed's ``(model_id, downloaded, total,
     status)`` at every update;
     ``on_progress`` callbacks get the whole :class:`DownloadProgress` snapshot.
+
+    ``mirrors``: where files' bytes come from, in order (Hub-compatible URLs, team cache
+    folders; default: the setting ``mirrors``), each file checked by the primary endpoint's
+    hash (:mod:`nbmodels.downloader.mirrors`).
     """
 
     def __init__(
@@ -143,6 +149,7 @@ class Downloader(DiskLayout):
         fsync: bool = False,
         callbacks: Iterable[Callback] = (),
         on_progress: Iterable[Callable[[DownloadProgress], None]] = (),
+        mirrors: str | Iterable[str] | None = None,
     ) -> None:
         if max_concurrent_downloads < 1:
             raise ConfigurationError(
@@ -151,6 +158,9 @@ class Downloader(DiskLayout):
         if retries < 0:
             raise ConfigurationError(f"retries must be 0 or more, got {retries!r}.")
         self.settings = settings or default_settings()
+        # until Settings has the field: NBMODELS_MIRRORS is read there, as every variable
+        entries = mirrors if mirrors is not None else getattr(self.settings, "mirrors", None)
+        self.mirrors = self._mirrors(entries)
         self.max_concurrent_downloads = max_concurrent_downloads
         self.ollama_registry = ollama_registry.rstrip("/")
         self.throttle = Throttle(max_bytes_per_second)
@@ -305,6 +315,7 @@ class Downloader(DiskLayout):
         token: str | None = None,
         dry_run: bool = False,
         via: str | None = None,
+        mirrors: str | Sequence[str] | None = None,
     ) -> DownloadTask | DownloadPlan:
         """Start downloading ``model_or_id``; returns a :class:`DownloadTask` at once (or, with
         ``dry_run=True``, the :class:`DownloadPlan` and writes nothing).
@@ -312,7 +323,8 @@ class Downloader(DiskLayout):
         ``source="ollama"`` pulls an Ollama model: ``via="api"`` through the Ollama at
         ``OLLAMA_HOST`` (``/api/pull``), ``via="registry"`` straight from the registry
         (``ollama_registry``) into Ollama's store on disk, each blob checked by its digest, no
-        Ollama needed; by default the API when an Ollama answers, else the registry."""
+        Ollama needed; by default the API when an Ollama answers, else the registry.
+        ``mirrors``: this download's sources of bytes (see the class), instead of its own."""
         if source not in (None, "huggingface", "hf", "ollama"):
             raise ConfigurationError(
                 f"download(source={source!r}): choose 'huggingface' (the default) or 'ollama'."
@@ -320,6 +332,8 @@ class Downloader(DiskLayout):
         if isinstance(model_or_id, ModelMetadata) and source is None:
             source = "ollama" if model_or_id.source.value == "ollama" else None
         if source == "ollama":
+            if mirrors:
+                raise ConfigurationError("mirrors= are Hub mirrors: an Ollama pull has none.")
             plan, request = _start_ollama(
                 self.settings, self.ollama_registry, model_or_id, dry_run=dry_run, via=via
             )
@@ -349,8 +363,13 @@ class Downloader(DiskLayout):
             "ignore_patterns": ignore_patterns,
             "local_dir": local_dir,
             "token": token,
+            "mirrors": None if mirrors is None else self._mirrors(mirrors),
         }
         return self._launch(plan, token, request)
+
+    def _mirrors(self, entries: str | Iterable[str] | None) -> tuple[str, ...]:
+        """The sources ``entries`` name, checked (ConfigurationError now, not mid-download)."""
+        return tuple(m.location for m in parse_mirrors(entries, self.settings.hf_endpoint))
 
     def _launch(
         self, plan: DownloadPlan, token: str | None, request: dict[str, Any]
@@ -500,6 +519,9 @@ class Downloader(DiskLayout):
         plan = task.plan
         mine = self._adopt(plan, f, lease)
         try:
+            mirrors = sources_for(self, task)
+            if mirrors is not None:  # each file from the first source that has it right
+                return _fetch_from_mirrors(self, task, f, mine, lease, mirrors)
             for copy in (1, 2):
                 if self._fetch(task, f, mine, lease):
                     self._publish(plan, f, mine)
@@ -525,16 +547,25 @@ class Downloader(DiskLayout):
             self._keep_for_resume(plan, f, mine)
             raise
 
-    def _fetch(self, task: DownloadTask, f: RemoteFile, mine: Path, lease: Lease) -> bool:
-        """Append the rest of ``f`` to ``mine``, retrying; then whether the file holds
-        exactly the bytes hashed (its size says so: every write appends) and they match."""
+    def _fetch(
+        self,
+        task: DownloadTask,
+        f: RemoteFile,
+        mine: Path,
+        lease: Lease,
+        endpoint: str | None = None,
+    ) -> bool:
+        """Append the rest of ``f`` to ``mine`` (from ``endpoint``, a mirror, else the
+        primary), retrying; then whether the file holds exactly the bytes hashed (its size
+        says so: every write appends) and they match."""
         plan = task.plan
-        endpoint = self.settings.hf_endpoint.rstrip("/")
+        primary = self.settings.hf_endpoint.rstrip("/")
         if plan.kind == "ollama-registry":  # no token: the registry's blobs are public
             url, token_host = f"{plan.source_url}/blobs/{f.path}", ""
         else:
-            url = f"{endpoint}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
-            token_host = urlsplit(endpoint).netloc
+            base = (endpoint or primary).rstrip("/")
+            url = f"{base}/{plan.model_id}/resolve/{plan.commit}/{quote(f.path)}"
+            token_host = urlsplit(primary).netloc  # the token never goes to a mirror's host
         hasher = _Hasher(f)
         have = mine.stat().st_size
         if have > f.size:  # more than the file holds: not ours to trust

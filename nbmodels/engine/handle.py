@@ -15,7 +15,8 @@ each use is counted in the registry (when the model is registered there).
 
 Beside :func:`load` and :class:`ModelHandle` here: :mod:`.resolve` (what to load),
 :mod:`.model_thread` (where model work runs), :mod:`.resident` (memory measured),
-:mod:`.response` (answers and streaming), :mod:`.ollama_handle` (models run by Ollama).
+:mod:`.response` (answers and streaming), :mod:`.ollama_handle` (models run by Ollama),
+:mod:`.openai_handle` (models served over the OpenAI API: ``load(..., backend="openai")``).
 """
 
 from __future__ import annotations
@@ -35,11 +36,19 @@ from ..settings import Settings, default_settings
 from ..types import ModelConfiguration, ModelMetadata
 from .model_thread import _hush_bnb_cast_note, _on_torch_thread, _quietly, _torch_thread
 from .ollama_handle import OllamaHandle
+from .openai_handle import OpenAIHandle
 from .resident import _free_memory, _PeakSampler, _rss
 from .resolve import _model_class, _on_cpu_only, _resolve
 from .response import Response, _Streamer
 
 __all__ = ["ModelHandle", "Response", "load"]
+
+#: load()'s backends and what each runs on
+_BACKENDS = {
+    "transformers": "in this kernel",
+    "ollama": "an Ollama server",
+    "openai": "a server of the OpenAI API, with base_url=: vLLM, llama-server, LM Studio, Ollama's /v1",
+}
 
 
 @contextlib.contextmanager
@@ -72,15 +81,33 @@ def load(
     *,
     settings: Settings | None = None,
     check_memory: bool = True,
+    backend: str = "transformers",
+    base_url: str | None = None,
+    api_key: str | None = None,
     **overrides: Any,
 ) -> ModelHandle:
     """Load ``model`` (a folder, a .gguf file, a Hub id) with ``config`` (default: its stored
     configuration, else :func:`nbmodels.configure`'s) and ``overrides`` on top. A model
     that the estimate says will not fit is refused before anything is loaded
-    (``check_memory=False`` tries anyway). An ``ollama:<name>`` id runs through Ollama."""
+    (``check_memory=False`` tries anyway). An ``ollama:<name>`` id runs through Ollama.
+
+    ``backend``: ``"transformers"`` (in this kernel), ``"ollama"`` (an Ollama server: the
+    same as the ``ollama:`` prefix; ``base_url`` its host), ``"openai"`` (a server of the
+    OpenAI API at ``base_url``, e.g. ``http://localhost:8000/v1``, with ``api_key``:
+    :class:`~.openai_handle.OpenAIHandle`). Every backend's handle has the same methods."""
     settings = settings or default_settings()
-    if isinstance(model, str) and model.startswith("ollama:"):
-        return OllamaHandle(model.split(":", 1)[1], settings=settings)  # type: ignore[return-value]
+    if backend not in _BACKENDS:
+        raise ConfigurationError(f"Unknown backend {backend!r}: use " + ", ".join(f"{k!r} ({v})" for k, v in _BACKENDS.items()) + ".")  # fmt: skip
+    if backend == "openai":
+        name = model.id if isinstance(model, ModelMetadata) else str(model)
+        return OpenAIHandle(name, base_url=base_url, api_key=api_key, config=config, settings=settings, **overrides)  # type: ignore[return-value]  # fmt: skip
+    if api_key is not None or (base_url is not None and backend != "ollama"):
+        raise ConfigurationError("api_key= goes with backend='openai', base_url= with 'openai' or 'ollama': add backend=..., or leave them out.")  # fmt: skip
+    if backend == "ollama" or (isinstance(model, str) and model.startswith("ollama:")):
+        name = model.id if isinstance(model, ModelMetadata) else str(model)
+        name = name.split(":", 1)[1] if name.startswith("ollama:") else name
+        host = settings.with_(ollama_host=base_url) if base_url else settings
+        return OllamaHandle(name, settings=host)  # type: ignore[return-value]
     model_id, folder, gguf = _resolve(model, settings)
     from ..config.configuration import configure, get_configuration, validate
 

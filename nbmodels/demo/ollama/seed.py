@@ -63,8 +63,9 @@ def tiny_gguf(
         return path.read_bytes()
 
 
+# the tiny chat model's Jinja template in Ollama's Go syntax (nbmodels.exporter.gotemplate's
+# translation): Ollama puts the system prompt in .Messages, so it is not written twice
 _CHAT_TEMPLATE = (
-    "{{- if .System }}<|system|>\n{{ .System }}</s>\n{{ end }}"
     "{{- range .Messages }}<|{{ .Role }}|>\n{{ .Content }}</s>\n{{ end }}<|assistant|>\n"
 )
 _TOOLS_TEMPLATE = (

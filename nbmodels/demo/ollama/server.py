@@ -3,7 +3,9 @@
 No Ollama server can be installed here, so tests (and demos) run the real ``ollama`` client
 against this one. It follows Ollama's documented API closely enough that
 ``ollama.Client(host=server.url)`` works unchanged: list, show, pull (streamed, resumable),
-delete, copy, ps, generate, chat and embed.
+delete, copy, create (:mod:`.create`, with blob pushes), ps, generate, chat and embed; and
+Ollama's OpenAI-compatible ``/v1`` (models, chat/completions, completions, embeddings:
+:mod:`.openai_api`).
 
 What is stand-in, and says so:
 
@@ -43,7 +45,9 @@ from typing import Any
 from ... import __version__
 from ...errors import InvalidModelIdError, ModelNotFoundError
 from ...storage.ollama_store import OllamaStore, StoredModel
+from .create import blob_upload, create_model
 from .describe import describe, has_weights, show_payload, tags_entry
+from .openai_api import chat_completions, completions, embeddings, list_models, retrieve_model
 from .pull import PullError, pull_events
 from .toy import TOY_HEADER, TOY_NOTE, count_tokens, toy_completion, toy_embedding
 
@@ -283,7 +287,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         self.toys: list[str] = []  # models of this answer that the toy answers for (a header)
-        routes = _ROUTES.get(path)
+        routes = _ROUTES.get(path) or _ROUTES.get(path.rpartition("/")[0] + "/*")  # fmt: skip
+        if path.startswith("/api/blobs/"):  # a raw body (GGUF bytes), not JSON
+            blob_upload(self, method, path.removeprefix("/api/blobs/"))
+            return
         try:
             body = self._read_body()
             if routes is None:
@@ -661,10 +668,17 @@ _ROUTES: Mapping[str, Mapping[str, _Endpoint]] = {
     "/api/pull": {"POST": _Handler.pull},
     "/api/delete": {"DELETE": _Handler.delete},
     "/api/copy": {"POST": _Handler.copy},
+    "/api/create": {"POST": create_model},
     "/api/ps": {"GET": _Handler.ps},
     "/api/generate": {"POST": _Handler.generate},
     "/api/chat": {"POST": _Handler.chat},
     "/api/embed": {"POST": _Handler.embed},
     "/api/embeddings": {"POST": _Handler.embeddings},
     "/api/library": {"GET": _Handler.library},
+    # Ollama's OpenAI-compatible API (see .openai_api); "/*": one path segment, the model
+    "/v1/models": {"GET": list_models},
+    "/v1/models/*": {"GET": retrieve_model},
+    "/v1/chat/completions": {"POST": chat_completions},
+    "/v1/completions": {"POST": completions},
+    "/v1/embeddings": {"POST": embeddings},
 }
