@@ -248,3 +248,19 @@ def test_bad_options_are_refused_before_anything_runs(tiny_models) -> None:
         benchmark(tiny_models[CHAT], repeats=0)
     with pytest.raises(ConfigurationError, match="reference"):
         benchmark(tiny_models[CHAT], reference="float32")
+
+
+def test_running_out_of_memory_mid_way_keeps_what_was_measured(tiny_models, monkeypatch) -> None:
+    # torch's OutOfMemoryError, raised where the perplexity pass would allocate its logits
+    import torch
+
+    import nbmodels.bench.run as run
+
+    def out_of_memory(*args: object, **kwargs: object) -> object:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(run, "perplexity", out_of_memory)
+    card = benchmark(tiny_models[CHAT], save=False, **QUICK)
+    assert not card.complete and "OutOfMemoryError" in (card.error or "")
+    assert card.prefill_tokens_per_s is not None and card.decode_tokens_per_s is not None
+    assert card.perplexity is None and "OutOfMemoryError" in card.not_measured["perplexity"]
