@@ -33,6 +33,7 @@ from nbmodels.errors import (
     HubUnreachableError,
     ModelNotFoundError,
     NBModelsError,
+    NBModelsWarning,
     SourceWarning,
     SQLError,
     UnknownSourceError,
@@ -264,7 +265,8 @@ def test_filter_matches_pandas(
         warnings.simplefilter("always")
         got = loaded.search(**kwargs, limit=None, online=False)
     want = frame[expected(frame).fillna(False).astype(bool)]
-    assert [str(w.message) for w in caught] == loaded.warnings
+    # nbmodels' own (a ResourceWarning of another test's socket may be collected here)
+    assert [str(w.message) for w in caught if issubclass(w.category, NBModelsWarning)] == loaded.warnings  # fmt: skip
     assert len(want) > 0, "the filter must select something in the real records"
     assert len(want) < len(frame), "the filter must leave something out"
     assert sorted(got["key"]) == sorted(want["key"])

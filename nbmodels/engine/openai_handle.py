@@ -299,6 +299,12 @@ class OpenAIHandle:
         self._client.close()
         return 0
 
+    def __del__(self) -> None:  # a handle dropped without unload(): its sockets closed, not leaked
+        client = getattr(self, "_client", None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
     # -- answers -------------------------------------------------------------------------------
     def _response(self, r: dict[str, Any], seconds: float, *, chat: bool) -> Response:
         choice = (r.get("choices") or [{}])[0]
