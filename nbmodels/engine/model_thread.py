@@ -59,12 +59,15 @@ def _hush_bnb_cast_note() -> None:
 def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """``fn`` without the same note from bitsandbytes versions that give it as a warning
     (``warnings.warn``) rather than a log record; a warnings filter set once at load does not
-    hold in a kernel, which resets the filters per cell."""
+    hold in a kernel, which resets the filters per cell, so it is added before each call.
+
+    Added, never restored: ``warnings.catch_warnings`` swaps the process-wide filter list, so
+    from this thread it would undo the filters a notebook cell (or a ``pytest.warns``) set on
+    the main thread while a model call ran. Adding the same filter again replaces it in place."""
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*" + _BNB_CAST_NOTE)
-        return fn(*args, **kwargs)
+    warnings.filterwarnings("ignore", message=".*" + _BNB_CAST_NOTE)
+    return fn(*args, **kwargs)
 
 
 def _on_torch_thread(
