@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["add_commands", "parse_candidate"]
@@ -60,13 +61,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench.run import benchmark
+def _progress(args: argparse.Namespace, line: Callable[[Any], str]) -> Callable[[Any], None]:
+    """A progress callback printing ``line(event)`` (nothing with --json: stdout is the JSON)."""
 
     def progress(event: Any) -> None:
         if not args.json:
-            print(f"  {event.stage:<11} {event.done}/{event.total}  {event.message}", flush=True)
+            print(f"  {line(event)}", flush=True)
 
+    return progress
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.run import benchmark
+
+    progress = _progress(args, lambda e: f"{e.stage:<11} {e.done}/{e.total}  {e.message}")
     card = benchmark(
         args.model,
         repeats=args.repeats,
@@ -83,16 +91,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(repr(card))
         for figure, why in (card.not_measured or {}).items():
             print(f"  not measured: {figure}: {why}")
+        if card.details.get("perplexity_note"):  # fewer tokens than asked: the text ran out
+            print(f"  perplexity: {card.details['perplexity_note']}")
     return 0 if card.complete else 1
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .bench.compare import compare
 
-    def progress(event: Any) -> None:
-        if not args.json:
-            print(f"  {event}", flush=True)
-
+    progress = _progress(args, str)
     candidates = [parse_candidate(c) for c in args.candidates]
     result = compare(
         candidates,

@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 __all__ = [
+    "ARTIFACTS",
+    "BROWSER_MARKS",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "JupyterLab",
@@ -49,6 +52,20 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+
+
+#: where the browser tests leave their screenshots (the README's tour shows some)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+#: a browser test module's ``pytestmark``: skipped on a laptop without Chromium; in CI
+#: (CI=true) a missing browser is a failure
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+        reason=f"{CHROMIUM} is not installed (make browser-deps)",
+    ),
 ]
 
 

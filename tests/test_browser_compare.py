@@ -6,7 +6,6 @@ outputs, the summary and the chart are on the page. A screenshot lands in
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,8 @@ pytest.importorskip("playwright")
 pytest.importorskip("jupyterlab")
 
 from browser import (
-    CHROMIUM,
+    ARTIFACTS,
+    BROWSER_MARKS,
     JupyterLab,
     chromium_page,
     hide_left_area,
@@ -23,17 +23,7 @@ from browser import (
     write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    # skipped on a laptop without Chromium; in CI (CI=true) a missing browser is a failure
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason=f"{CHROMIUM} is not installed (make browser-deps)",
-    ),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+pytestmark = BROWSER_MARKS
 CHAT = "nbmodels-demo/tiny-llama-chat"
 
 

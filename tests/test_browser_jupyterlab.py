@@ -17,7 +17,8 @@ pytest.importorskip("playwright")
 pytest.importorskip("jupyterlab")
 
 from browser import (
-    CHROMIUM,
+    ARTIFACTS,
+    BROWSER_MARKS,
     JupyterLab,
     chromium_page,
     hide_left_area,
@@ -29,17 +30,7 @@ from browser import (
 from nbmodels.discover.catalog import Catalog
 from nbmodels.settings import Settings
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    # skipped on a laptop without Chromium; in CI (CI=true) a missing browser is a failure
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason=f"{CHROMIUM} is not installed (make browser-deps)",
-    ),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+pytestmark = BROWSER_MARKS
 CHAT = "nbmodels-demo/tiny-llama-chat"
 EMBEDDER = "nbmodels-demo/tiny-embedder"
 SEARCH_BOX = "input[placeholder='Search models, e.g. llama']"
