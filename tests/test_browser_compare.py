@@ -34,11 +34,9 @@ def test_a_comparison_runs_and_shows_its_tables_and_chart_in_jupyterlab(tiny_mod
     write_notebook(
         root / "compare.ipynb",
         [
-            "from nbmodels import display\n"
-            "from nbmodels.bench.compare import compare\n"
-            "display.VIEWS.setdefault('Comparison', 'nbmodels.widgets.compare:comparison_view')\n"
+            "import nbmodels\n"
             f"folder = {folder!r}\n"
-            "c = compare([folder, (folder, {'dtype': 'bfloat16'})], ['Once upon a time', 'The weather'],\n"
+            "c = nbmodels.compare([folder, (folder, {'dtype': 'bfloat16'})], ['Once upon a time', 'The weather'],\n"
             "            max_new_tokens=8, repeats=2, prompt_tokens=16, perplexity_tokens=64,\n"
             "            kl_tokens=32, save=False, background=True)\n"
             "c",

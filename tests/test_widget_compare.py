@@ -96,8 +96,7 @@ def test_the_stop_button_stops_the_comparison(tiny_models) -> None:  # type: ign
 def test_a_comparison_shows_itself_as_the_view(
     tiny_models, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    if "Comparison" not in display.VIEWS:
-        monkeypatch.setitem(display.VIEWS, "Comparison", "nbmodels.widgets.compare:comparison_view")
+    assert display.VIEWS["Comparison"] == "nbmodels.widgets.compare:comparison_view"
     c = compare([tiny_models[CHAT]], PROMPTS[:1], **SMALL)
     bundle = c._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle

@@ -30,7 +30,7 @@ _CSS = """
 .nbm-table.nbm-cmp-outputs td { white-space: pre-wrap; max-width: none; min-width: 12em;
   overflow-wrap: anywhere; font-family: var(--jp-code-font-family, monospace); }
 .nbm-table.nbm-cmp-outputs td.c-prompt { font-family: inherit; font-weight: 600; }
-.nbm-table.nbm-cmp-summary td.c-note { max-width: 36em; }
+.nbm-table.nbm-cmp-summary td.c-note { max-width: 36em; min-width: 16em; white-space: normal; }  /* wraps: not cut off */
 .nbm-cmp-chart svg { max-width: 100%; height: auto; }
 </style>
 """
