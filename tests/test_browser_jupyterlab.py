@@ -210,6 +210,13 @@ def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny
     record_version(reg, CHAT, commit="b" * 40, files=(), note="sampled", who="bob")
     set_alias(reg, CHAT, "production", 1, who="alice")
     set_alias(reg, CHAT, "production", 2, who="bob")
+    from nbmodels.storage.cards import save_card
+
+    card = {"backend": "transformers", "configuration": {"quantization": "nf4"}, "repeats": 3,
+            "prefill_tokens_per_s": 512.5, "prefill_spread": 20.25, "decode_tokens_per_s": 41.5,
+            "decode_spread": 1.25, "ttft_s": 0.042, "peak_bytes": 3 * 2**30, "perplexity": 17.125,
+            "complete": True, "not_measured": {}}  # fmt: skip
+    save_card(reg, CHAT, card)
     root = tmp_path / "lab"
     root.mkdir()
     write_notebook(root / "registry.ipynb", ["import nbmodels\nnbmodels.registry_view()"])
@@ -227,6 +234,8 @@ def test_the_registry_view_activates_and_backs_up_in_jupyterlab(hub_server, tiny
         text = view.inner_text()
         assert "sampled" in text and "greedy" in text and "production" in text
         assert "alice" in text and "bob" in text
+        cards = view.locator(".nbm-cards").first.inner_text()  # its benchmark card
+        assert "41.5 ± 1.2 (n=3)" in cards and "nf4" in cards and "17.12" in cards
         view.locator("button", has_text=re.compile(r"^\s*Activate\s*$")).click()
         view.locator(".nbm-ok", has_text="activated").wait_for()
         view.locator(".nbm-badge.on-active").first.wait_for()
