@@ -9,7 +9,8 @@ Hugging Face model, each Ollama model's own manifest, the lockfile and the regis
 see :mod:`nbmodels.packing.oci` for what is followed of the ModelPack spec and what is not.
 ``unpack`` checks every file's sha256 before it installs anything, then puts the files
 where ``transformers`` (``HF_HUB_OFFLINE=1``) and Ollama look for them, and registers the
-models with their versions and stored configurations in this home.
+models with their stored configurations in this home, each at the version it is at when
+packed: a model's earlier versions are not carried (roll back and pack again for one).
 
 Named ``packing``, not ``pack``: a subpackage named like the function ``nbmodels.pack``
 would replace that function on ``nbmodels`` once imported (as ``downloader`` for
